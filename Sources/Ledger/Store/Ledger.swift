@@ -1,0 +1,202 @@
+import CLMDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How to open a ``Ledger``.
+public struct LedgerOptions: Sendable {
+    /// Open for reading only, e.g. `ledgerctl replay` beside a running ledgerd.
+    public var readOnly = false
+    /// The LMDB map size to start with; it grows on demand.
+    public var initialMapSize = 1 << 30
+    /// LMDB reader slots.
+    public var maxReaders: UInt32 = 512
+
+    public init(readOnly: Bool = false, initialMapSize: Int = 1 << 30) {
+        self.readOnly = readOnly
+        self.initialMapSize = initialMapSize
+    }
+}
+
+/// A command with the identity of whoever sent it (filled by the server from SO_PEERCRED).
+public struct CommandEnvelope: Sendable, Hashable {
+    public var command: Command
+    public var actor: ActorIdentity?
+
+    public init(_ command: Command, actor: ActorIdentity? = nil) {
+        self.command = command
+        self.actor = actor
+    }
+}
+
+/// An event as it was appended: decoded fields, stored bytes and chain hash.
+public struct CommittedEvent: Sendable, Hashable {
+    public var event: Event
+    public var stored: [UInt8]
+    public var hash: ChainHash
+}
+
+/// What became of one command of a batch.
+public enum CommandOutcome: Sendable, Hashable {
+    /// Accepted: the events it appended (a slice of ``AppendResult/events``; empty for an
+    /// accepted command that changed nothing) and, for transitions, the conversation after it.
+    case accepted(events: Range<Int>, conversation: ConversationState?)
+    /// Refused, with the conversation's current state for transitions (nil for malformed
+    /// commands, which are refused before anything is read).
+    case rejected(Rejection, conversation: ConversationState?)
+    /// The decided events broke an invariant when folded: a bug in the state machine.
+    /// Nothing was appended for this command; the rest of the batch is unaffected.
+    case failed(InvariantViolation)
+}
+
+/// The result of one ``Ledger/append(_:now:)``: an outcome per command, in order, and every
+/// event the batch appended, all committed durably by a single LMDB commit.
+public struct AppendResult: Sendable {
+    public var outcomes: [CommandOutcome]
+    public var events: [CommittedEvent]
+    public var head: LedgerHead
+}
+
+/// The session ledger: an append-only, hash-chained event log in LMDB, with the head state of
+/// every conversation, session ID and owner kept beside it in the same environment.
+///
+/// Appends take whole batches: each command is decided against the state as the commands
+/// before it in the batch left it, and the batch commits in one durable LMDB transaction
+/// (one fsync however many events). Opening a ledger reads only the head; nothing is replayed.
+///
+/// Thread safety: any thread may read; writes are serialised (one write transaction at a time,
+/// begun and committed on the calling thread). ledgerd calls `append` from one writer thread.
+public final class Ledger: Sendable {
+    /// The LMDB environment directory.
+    public let directory: String
+    public let environment: LMDBEnvironment
+    let layout: LedgerLayout
+
+    private init(directory: String, environment: LMDBEnvironment, layout: LedgerLayout) {
+        self.directory = directory
+        self.environment = environment
+        self.layout = layout
+    }
+
+    /// Opens the ledger in `directory`, creating the directory (mode 0700) and an empty ledger
+    /// when writable and missing.
+    ///
+    /// - Throws: ``LedgerError`` with ``LedgerError/Code/incompatibleFormat`` when the directory
+    ///   holds something else, or ``LMDBError``.
+    public static func open(directory: String, options: LedgerOptions = LedgerOptions()) throws -> Ledger {
+        if !options.readOnly { mkdir(directory, 0o700) }
+        var lmdb = LMDBOptions()
+        lmdb.readOnly = options.readOnly
+        lmdb.initialMapSize = options.initialMapSize
+        lmdb.maxReaders = options.maxReaders
+        let environment = try LMDBEnvironment.open(directory: directory, options: lmdb)
+        let layout: LedgerLayout
+        do {
+            layout = try LedgerLayout(environment: environment)
+        } catch let error as LMDBError where options.readOnly && error.code == MDB_NOTFOUND {
+            // Read-only opens cannot create the databases a writer has not created yet.
+            throw LedgerError(.incompatibleFormat, "\(directory) holds no ledger yet (start ledgerd once, or check --data-dir)")
+        }
+        try environment.read { txn in
+            if let tag = try txn.get(layout.meta, key: LedgerLayout.formatKey), !tag.elementsEqual(LedgerLayout.formatTag) {
+                throw LedgerError(.incompatibleFormat, "\(directory) holds format '\(String(decoding: tag, as: UTF8.self))', this build reads '\(String(decoding: LedgerLayout.formatTag, as: UTF8.self))'")
+            }
+        }
+        if !options.readOnly {
+            try environment.write { txn in
+                if try txn.get(layout.meta, key: LedgerLayout.formatKey) == nil {
+                    try txn.put(layout.meta, key: LedgerLayout.formatKey, value: LedgerLayout.formatTag)
+                }
+            }
+        }
+        return Ledger(directory: directory, environment: environment, layout: layout)
+    }
+
+    /// The end of the log.
+    public func head() throws -> LedgerHead {
+        try environment.read { txn in try layout.head(in: txn) }
+    }
+
+    /// Lends a consistent read-only view of the ledger to `body`.
+    public func read<R>(_ body: (borrowing LedgerSnapshot) throws -> R) throws -> R {
+        try environment.read { txn in
+            try body(LedgerSnapshot(txn: txn, layout: layout))
+        }
+    }
+
+    /// Decides and appends a batch of commands in one durable transaction.
+    ///
+    /// Each command is decided against the state left by the commands before it. Accepted
+    /// events get consecutive seqs, the time `max(now, head time)` and the command's actor;
+    /// each is folded through ``SessionMachine/apply(_:to:)`` (so a decided event that breaks an
+    /// invariant is never written) and sealed into the hash chain.
+    ///
+    /// - Parameters:
+    ///   - commands: the batch, in order.
+    ///   - now: the wall clock in microseconds since the Unix epoch.
+    /// - Returns: one outcome per command, and the events appended.
+    /// - Throws: ``LMDBError`` when the batch could not be committed; then nothing of it was.
+    public func append(_ commands: [CommandEnvelope], now: Int64) throws -> AppendResult {
+        try environment.write { txn in
+            var head = try layout.head(in: txn)
+            let time = max(now, head.time)
+            var outcomes: [CommandOutcome] = []
+            outcomes.reserveCapacity(commands.count)
+            var events: [CommittedEvent] = []
+            events.reserveCapacity(commands.count)
+
+            for envelope in commands {
+                if let problem = SessionMachine.validate(envelope.command) {
+                    outcomes.append(.rejected(problem, conversation: nil))
+                    continue
+                }
+                let slice = try layout.loadSlice(envelope.command.needs, in: txn)
+                let key: String? = if case .transition(let key, _) = envelope.command { key } else { nil }
+                switch SessionMachine.decide(envelope.command, state: slice) {
+                case .rejected(let rejection):
+                    outcomes.append(.rejected(rejection, conversation: key.map { slice.conversation($0) }))
+                case .accepted(let decided):
+                    var after = slice
+                    var sealed: [CommittedEvent] = []
+                    var chain = head
+                    do throws(InvariantViolation) {
+                        for var event in decided {
+                            event.seq = chain.seq + 1
+                            event.time = time
+                            event.actor = envelope.actor
+                            try SessionMachine.apply(event, to: &after)
+                            let (bytes, hash) = StoredRecord.seal(event, after: chain.hash)
+                            sealed.append(CommittedEvent(event: event, stored: bytes, hash: hash))
+                            chain = LedgerHead(seq: event.seq, hash: hash, time: time)
+                        }
+                    } catch {
+                        outcomes.append(.failed(error))
+                        continue
+                    }
+                    for committed in sealed {
+                        let seqKey = LedgerLayout.seqKey(committed.event.seq)
+                        try txn.put(layout.events, key: seqKey, value: committed.stored, append: true)
+                        if let key = committed.event.key {
+                            try txn.put(layout.byKey, key: Array(key.utf8), value: seqKey, append: true)
+                        }
+                    }
+                    try layout.saveChanges(from: slice, to: after, in: txn)
+                    outcomes.append(.accepted(events: events.count..<(events.count + sealed.count),
+                                              conversation: key.map { after.conversation($0) }))
+                    events += sealed
+                    head = chain
+                }
+            }
+            if !events.isEmpty {
+                try txn.put(layout.meta, key: LedgerLayout.headKey, value: head.encoded())
+            }
+            return AppendResult(outcomes: outcomes, events: events, head: head)
+        }
+    }
+
+    /// Appends one command; a convenience over ``append(_:now:)``.
+    public func append(_ command: Command, actor: ActorIdentity? = nil, now: Int64 = WallClock.microseconds()) throws -> (CommandOutcome, [CommittedEvent]) {
+        let result = try append([CommandEnvelope(command, actor: actor)], now: now)
+        return (result.outcomes[0], result.events)
+    }
+}

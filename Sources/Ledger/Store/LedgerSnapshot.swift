@@ -1,0 +1,136 @@
+/// A consistent read-only view of a ledger, lent to a closure by ``Ledger/read(_:)``.
+///
+/// Everything it returns is copied out of the map, except the raw record buffers handed to
+/// ``forEachRecord(from:through:_:)``'s closure, which are valid only during the call.
+public struct LedgerSnapshot: ~Copyable {
+    let txn: LMDBTransaction
+    let layout: LedgerLayout
+
+    init(txn: borrowing LMDBTransaction, layout: LedgerLayout) {
+        // The snapshot borrows the transaction for the closure's duration only; copying the
+        // handle into a non-copyable wrapper that cannot escape keeps that true.
+        self.txn = LMDBTransaction(handle: txn.handle, readOnly: txn.isReadOnly)
+        self.layout = layout
+    }
+
+    public func head() throws -> LedgerHead {
+        try layout.head(in: txn)
+    }
+
+    /// The conversation's state; an unknown key is version 0 with no session.
+    public func conversation(_ key: String) throws -> ConversationState {
+        try layout.conversation(key, in: txn) ?? ConversationState(key: key)
+    }
+
+    public func session(_ id: String) throws -> SessionRecord? {
+        try layout.session(id, in: txn)
+    }
+
+    /// The owner's state; an unknown owner is at epoch 0.
+    public func owner(_ name: String) throws -> OwnerState {
+        try layout.owner(name, in: txn) ?? OwnerState(name: name)
+    }
+
+    /// Keys of conversations with a current session owned by `owner` (nil: by anyone).
+    public func liveKeys(owner: String?) throws -> [String] {
+        try layout.liveKeys(owner: owner, in: txn)
+    }
+
+    /// The raw stored record at `seq`, copied.
+    public func record(_ seq: UInt64) throws -> [UInt8]? {
+        try txn.get(layout.events, key: LedgerLayout.seqKey(seq)).map { Array($0) }
+    }
+
+    /// The event at `seq`, checksum verified.
+    public func event(_ seq: UInt64) throws -> Event? {
+        guard let bytes = try txn.get(layout.events, key: LedgerLayout.seqKey(seq)) else { return nil }
+        do {
+            return try StoredRecord.decode(bytes).event
+        } catch {
+            throw LedgerError(.corruptRecord, "seq \(seq): \(error.message)")
+        }
+    }
+
+    /// Visits stored records in seq order from `from` through `through` (inclusive), handing
+    /// each one's seq (from the LMDB key) and raw bytes to `body` until it returns false.
+    ///
+    /// - Returns: the number of records visited.
+    @discardableResult
+    public func forEachRecord(from: UInt64 = 1, through: UInt64 = .max,
+                              _ body: (_ seq: UInt64, _ record: UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
+        try txn.withCursor(layout.events) { cursor in
+            var visited = 0
+            var entry = try LedgerLayout.seqKey(from).withUnsafeBytes { try cursor.seek(atLeast: $0) }
+            while let (key, value) = entry {
+                guard let seq = LedgerLayout.seq(fromKey: key) else {
+                    throw LedgerError(.corruptRecord, "events key of \(key.count) bytes")
+                }
+                if seq > through { break }
+                visited += 1
+                if try !body(seq, value) { break }
+                entry = try cursor.next()
+            }
+            return visited
+        }
+    }
+
+    /// Seqs of a conversation's events, in order, starting at seq `from`.
+    public func seqs(forKey key: String, from: UInt64 = 1) throws -> [UInt64] {
+        try txn.withCursor(layout.byKey) { cursor in
+            var seqs: [UInt64] = []
+            let keyBytes = Array(key.utf8)
+            var entry = try keyBytes.withUnsafeBytes { k in
+                try LedgerLayout.seqKey(from).withUnsafeBytes { v in try cursor.seek(key: k, valueAtLeast: v) }
+            }
+            while let (_, value) = entry {
+                if let seq = LedgerLayout.seq(fromKey: value) { seqs.append(seq) }
+                entry = try cursor.nextDuplicate()
+            }
+            return seqs
+        }
+    }
+
+    /// A conversation's events, in order, checksum verified.
+    public func events(forKey key: String, from: UInt64 = 1) throws -> [Event] {
+        try seqs(forKey: key, from: from).compactMap { try event($0) }
+    }
+
+    /// Visits every conversation's head state in key order.
+    public func forEachConversation(_ body: (ConversationState) throws -> Void) throws {
+        try txn.withCursor(layout.conversations) { cursor in
+            var entry = try cursor.first()
+            while let (key, value) = entry {
+                let name = String(decoding: key, as: UTF8.self)
+                try body(try StateCodec.decodeConversation(key: name, value))
+                entry = try cursor.next()
+            }
+        }
+    }
+
+    /// Visits every session record in ID order.
+    public func forEachSession(_ body: (String, SessionRecord) throws -> Void) throws {
+        try txn.withCursor(layout.sessions) { cursor in
+            var entry = try cursor.first()
+            while let (key, value) = entry {
+                try body(String(decoding: key, as: UTF8.self), try StateCodec.decodeSession(value))
+                entry = try cursor.next()
+            }
+        }
+    }
+
+    /// Visits every owner in name order.
+    public func forEachOwner(_ body: (OwnerState) throws -> Void) throws {
+        try txn.withCursor(layout.owners) { cursor in
+            var entry = try cursor.first()
+            while let (key, value) = entry {
+                try body(try StateCodec.decodeOwner(name: String(decoding: key, as: UTF8.self), value))
+                entry = try cursor.next()
+            }
+        }
+    }
+
+    /// Number of conversations ever written.
+    public func conversationCount() throws -> Int {
+        try txn.count(layout.conversations)
+    }
+}
