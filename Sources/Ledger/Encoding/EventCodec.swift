@@ -39,7 +39,7 @@ public enum EventCodec {
         if event.supersedes != nil { presence |= Bit.supersedes }
         if event.owner != nil { presence |= Bit.owner }
         if event.epoch != nil { presence |= Bit.epoch }
-        if event.environment != nil { presence |= Bit.environment }
+        if event.environment?.isEmpty == false { presence |= Bit.environment }
         if event.reason != nil { presence |= Bit.reason }
         if event.actor != nil { presence |= Bit.actor }
 
@@ -55,7 +55,7 @@ public enum EventCodec {
         if let id = event.supersedes { writer.string(id) }
         if let owner = event.owner { writer.string(owner) }
         if let epoch = event.epoch { writer.varint(epoch) }
-        if let environment = event.environment { encode(environment, into: &writer) }
+        if let environment = event.environment, !environment.isEmpty { encode(environment, into: &writer) }
         if let reason = event.reason { writer.string(reason) }
         if let actor = event.actor {
             writer.varint(UInt64(actor.uid))

@@ -121,9 +121,12 @@ extension SessionMachine {
         // that owner knows it is from an earlier one.
         let epoch = request.owner.map { request.epoch ?? state.owner($0).epoch }
         let superseded = conversation.sessionId == id ? nil : conversation.sessionId
+        // An empty environment object records nothing; store it as none, so every reader
+        // (LMDB head state, SQLite columns) agrees on what was recorded.
+        let environment = request.environment?.isEmpty == true ? nil : request.environment
         return .accepted([Event(key: conversation.key, version: conversation.version + 1, type: .created, sessionId: id,
                                 supersedes: superseded, owner: request.owner, epoch: epoch,
-                                environment: request.environment, reason: request.reason)])
+                                environment: environment, reason: request.reason)])
     }
 
     private static func decideResumed(_ conversation: ConversationState, _ request: TransitionRequest, state: LedgerState) -> Decision {

@@ -1,0 +1,256 @@
+import Foundation
+import GRDB
+import Ledger
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The SQLite read models of one data directory, kept as a fold of its ledger.
+///
+/// Opening checks the live file (``ProjectionCheckLevel``) and repairs it when it cannot be
+/// trusted: the damaged file is moved to `forensics/`, a new generation is rebuilt from the
+/// log, and one log line says what happened and why. It then catches up from its checkpoint
+/// to the log's head.
+///
+/// Writes (``apply(_:)``, ``catchUp()``, ``rebuild(progress:)``, ``repair(_:)``) must come from
+/// one thread at a time, in log order: ledgerd's writer. Reads may come from any thread.
+public final class Projection: Sendable {
+    public let files: ProjectionFiles
+    public let ledger: Ledger
+    public let isReadOnly: Bool
+    private let logger: Logger
+    private let readers: Int
+    private let live: Mutex<LiveGeneration>
+
+    struct LiveGeneration: Sendable {
+        var generation: Int
+        var pool: DatabasePool
+    }
+
+    private init(files: ProjectionFiles, ledger: Ledger, logger: Logger, readers: Int, readOnly: Bool, live: LiveGeneration) {
+        self.files = files
+        self.ledger = ledger
+        self.logger = logger
+        self.readers = readers
+        self.isReadOnly = readOnly
+        self.live = Mutex(live)
+    }
+
+    /// Opens the projection in `directory`, repairing and catching up as needed.
+    ///
+    /// - Parameters:
+    ///   - directory: the data directory (the live link is `projection.sqlite` inside it).
+    ///   - ledger: the log the projection folds.
+    ///   - check: how thoroughly to check the file before trusting it.
+    ///   - readers: size of the reader pool.
+    /// - Throws: ``ProjectionError`` or SQLite/LMDB errors when even a rebuild fails.
+    public static func open(directory: String, ledger: Ledger, logger: Logger = Logger(label: "ledger.projection"),
+                            check: ProjectionCheckLevel = .quick, readers: Int = 8) throws -> Projection {
+        let files = ProjectionFiles(directory: directory)
+        mkdir(directory, 0o700)
+        var opened: LiveGeneration?
+        var damage: ProjectionDamage?
+        var setAside: String?
+        if let generation = files.liveGeneration(), access(files.path(ofGeneration: generation), F_OK) == 0 {
+            do {
+                let pool = try ProjectionDatabase.openPool(path: files.livePath, readers: readers)
+                damage = ProjectionHealth.check(pool, ledger: ledger, level: check)
+                if damage == nil {
+                    try ProjectionSchema.migrator.migrate(pool)
+                    opened = LiveGeneration(generation: generation, pool: pool)
+                }
+            } catch {
+                damage = ProjectionDamage(.damaged, "SQLite cannot open it: \(error)")
+            }
+            if let damage {
+                setAside = try files.setAside(generation: generation, label: damage.kind.rawValue)
+            }
+        } else if try files.liveGeneration() != nil || ledger.head().seq > 0 {
+            damage = ProjectionDamage(.missing, "\(files.livePath) is missing")
+        }
+        if opened == nil {
+            let prepared = try ProjectionBuilder.build(files, generation: files.nextGeneration(), ledger: ledger, progress: nil)
+            try files.makeLive(prepared.report.generation)
+            opened = LiveGeneration(generation: prepared.report.generation,
+                                    pool: try ProjectionDatabase.openPool(path: files.livePath, readers: readers))
+            if let damage {
+                let kept = setAside.map { "moved to \($0); " } ?? ""
+                logger.error("projection \(damage.kind.rawValue): \(damage.reason); \(kept)rebuilt \(prepared.report.events) events from the log in \(format(prepared.report.seconds)) s as generation \(prepared.report.generation)")
+            }
+        }
+        let projection = Projection(files: files, ledger: ledger, logger: logger, readers: readers, readOnly: false, live: opened!)
+        projection.removeOtherGenerations()
+        try projection.catchUp()
+        return projection
+    }
+
+    /// Opens the live projection for reading only, without checking, repairing or catching up:
+    /// for tools beside a running ledgerd.
+    public static func openReadOnly(directory: String, ledger: Ledger, logger: Logger = Logger(label: "ledger.projection")) throws -> Projection {
+        let files = ProjectionFiles(directory: directory)
+        guard let generation = files.liveGeneration(), access(files.path(ofGeneration: generation), F_OK) == 0 else {
+            throw ProjectionError(.damaged, "\(files.livePath) is missing")
+        }
+        let pool = try ProjectionDatabase.openPool(path: files.livePath, readOnly: true, readers: 2)
+        return Projection(files: files, ledger: ledger, logger: logger, readers: 2, readOnly: true,
+                          live: LiveGeneration(generation: generation, pool: pool))
+    }
+
+    /// The generation the projection serves from.
+    public var generation: Int { live.withLock { $0.generation } }
+
+    private var pool: DatabasePool { live.withLock { $0.pool } }
+
+    // MARK: Reading
+
+    /// Lends the read queries to `body` over one consistent read transaction.
+    ///
+    /// - Throws: ``ProjectionError`` `.damaged` when a row fails its digest or SQLite reports
+    ///   corruption; the caller should ``repair(_:)``.
+    public func read<R>(_ body: (borrowing ProjectionQueries) throws -> R) throws -> R {
+        let (generation, pool) = live.withLock { ($0.generation, $0.pool) }
+        do {
+            return try pool.read { db in try body(ProjectionQueries(db: db)) }
+        } catch {
+            // A rebuild may have swapped generations under this read: try once more on the new one.
+            if self.generation != generation {
+                return try self.pool.read { db in try body(ProjectionQueries(db: db)) }
+            }
+            throw Self.classify(error)
+        }
+    }
+
+    /// The projection's checkpoint.
+    public func checkpoint() throws -> Checkpoint {
+        try read { try $0.checkpoint() }
+    }
+
+    // MARK: Writing
+
+    /// Applies events just committed to the log, in one SQLite transaction.
+    ///
+    /// - Throws: ``ProjectionError`` `.outOfOrder` when they do not follow the checkpoint,
+    ///   `.refused` when they do not follow the chain or break an invariant, `.damaged` on
+    ///   SQLite corruption. Nothing is applied then.
+    public func apply(_ events: [CommittedEvent]) throws {
+        guard !events.isEmpty else { return }
+        do {
+            try pool.write { db in
+                var projector = try Projector(db: db)
+                for committed in events {
+                    try committed.stored.withUnsafeBytes { try projector.apply(seq: committed.event.seq, record: $0) }
+                }
+                try projector.finish()
+            }
+        } catch {
+            throw Self.classify(error)
+        }
+    }
+
+    /// Applies whatever the log holds past the checkpoint, in transactions of `batchSize` events.
+    ///
+    /// - Returns: the number of events applied.
+    @discardableResult
+    public func catchUp(batchSize: Int = 16_384) throws -> UInt64 {
+        try catchUp(pool: pool, batchSize: batchSize)
+    }
+
+    private func catchUp(pool: DatabasePool, batchSize: Int = 16_384) throws -> UInt64 {
+        var applied: UInt64 = 0
+        while true {
+            let done: Bool = try pool.write { db in
+                var projector = try Projector(db: db)
+                let from = projector.checkpoint.seq + 1
+                var count = 0
+                try ledger.read { snapshot in
+                    try snapshot.forEachRecord(from: from, through: from + UInt64(batchSize) - 1) { seq, record in
+                        try projector.apply(seq: seq, record: record)
+                        count += 1
+                        return true
+                    }
+                }
+                try projector.finish()
+                applied += UInt64(count)
+                return count < batchSize
+            }
+            if done { return applied }
+        }
+    }
+
+    // MARK: Checking, rebuilding, repairing
+
+    /// Checks the live file now.
+    public func check(_ level: ProjectionCheckLevel) -> ProjectionDamage? {
+        ProjectionHealth.check(pool, ledger: ledger, level: level)
+    }
+
+    /// Compares the projection row by row with a fresh fold of the log.
+    public func compareWithLog(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ProjectionMismatch? {
+        try ProjectionComparator.compare(pool, with: ledger, progress: progress)
+    }
+
+    /// Builds the next generation from the log (a snapshot of it) without touching the live one.
+    /// May run on any thread, while the writer goes on applying to the live generation.
+    public func prepareRebuild(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> PreparedGeneration {
+        try ProjectionBuilder.build(files, generation: files.nextGeneration(), ledger: ledger, progress: progress)
+    }
+
+    /// Catches a prepared generation up with the log and swaps it in. Call from the writer.
+    ///
+    /// - Parameter retiring: what becomes of the generation it replaces: removed, or moved to
+    ///   `forensics/` under this label (a damaged file is kept for inspection).
+    @discardableResult
+    public func install(_ prepared: PreparedGeneration, setAsideAs label: String? = nil) throws -> RebuildReport {
+        let generation = prepared.report.generation
+        let pool = try ProjectionDatabase.openPool(path: files.path(ofGeneration: generation), readers: readers)
+        var report = prepared.report
+        report.events += try catchUp(pool: pool)
+        report.checkpoint = try pool.read { try CheckpointRow.read($0) }
+        try files.makeLive(generation)
+        let old = live.withLock { live in
+            defer { live = LiveGeneration(generation: generation, pool: pool) }
+            return live.generation
+        }
+        if let label {
+            report.setAside = try files.setAside(generation: old, label: label)
+        } else {
+            files.remove(generation: old)
+        }
+        return report
+    }
+
+    /// Rebuilds from the log and swaps the new generation in; readers elsewhere keep the old
+    /// file until they reopen. Call from the writer.
+    @discardableResult
+    public func rebuild(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> RebuildReport {
+        try install(try prepareRebuild(progress: progress))
+    }
+
+    /// Rebuilds from the log, swaps the new generation in, moves the damaged one to
+    /// `forensics/`, and logs one line saying what happened and why. Call from the writer.
+    @discardableResult
+    public func repair(_ damage: ProjectionDamage) throws -> RebuildReport {
+        let report = try install(try prepareRebuild(), setAsideAs: damage.kind.rawValue)
+        logger.error("projection \(damage.kind.rawValue): \(damage.reason); moved to \(report.setAside ?? "?"); rebuilt \(report.events) events from the log in \(Self.format(report.seconds)) s as generation \(report.generation)")
+        return report
+    }
+
+    /// Removes generation files other than the live one (left by an interrupted rebuild).
+    private func removeOtherGenerations() {
+        let current = generation
+        for other in files.generationsOnDisk() where other != current { files.remove(generation: other) }
+    }
+
+    static func classify(_ error: any Error) -> any Error {
+        if ProjectionDatabase.isDamage(error) {
+            return ProjectionError(.damaged, "SQLite reports the file damaged: \(error)")
+        }
+        return error
+    }
+
+    static func format(_ seconds: Double) -> String {
+        String(format: "%.2f", seconds)
+    }
+}

@@ -1,0 +1,106 @@
+import GRDB
+
+/// The projection's tables, created by a `DatabaseMigrator`.
+///
+/// - `sessions`: one row per conversation (the read model clients ask for).
+/// - `transitions`: one row per event (the audit index by key, session, owner and time).
+/// - `owners`: each owner's current epoch.
+/// - `session_ids`: every session ID the log has seen and whether it ended; the projector
+///   needs it to fold with the ledger's state machine, which refuses to make a dead ID current.
+/// - `checkpoint`: the last applied seq and the chain hash at that seq.
+///
+/// Every state row carries a digest (CRC32C of the row's stored encoding) and every transition
+/// row the CRC32C of its log record, so a row edited behind the projector's back is caught on use.
+public enum ProjectionSchema {
+    /// The secondary indexes, created after the tables. A rebuild fills the tables first and
+    /// builds these at the end, which is much faster than maintaining them row by row.
+    static let secondaryIndexes = [
+        "CREATE INDEX IF NOT EXISTS sessions_by_owner_state ON sessions(owner, state, key)",
+        "CREATE INDEX IF NOT EXISTS sessions_by_state ON sessions(state, key)",
+        "CREATE INDEX IF NOT EXISTS transitions_by_key ON transitions(key, seq)",
+        "CREATE INDEX IF NOT EXISTS transitions_by_session ON transitions(session_id)",
+        "CREATE INDEX IF NOT EXISTS transitions_by_owner ON transitions(owner, seq)",
+        "CREATE INDEX IF NOT EXISTS transitions_by_time ON transitions(time)",
+    ]
+
+    static let tables = [
+        """
+        CREATE TABLE sessions (
+            key TEXT PRIMARY KEY NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('active', 'none')),
+            session_id TEXT,
+            version INTEGER NOT NULL,
+            owner TEXT,
+            epoch INTEGER,
+            env_host TEXT, env_volume TEXT, env_cwd TEXT, env_provider TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            last_seq INTEGER NOT NULL,
+            digest INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE transitions (
+            seq INTEGER PRIMARY KEY,
+            key TEXT,
+            version INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            session_id TEXT, reported_session_id TEXT, supersedes TEXT,
+            owner TEXT, epoch INTEGER,
+            env_host TEXT, env_volume TEXT, env_cwd TEXT, env_provider TEXT,
+            reason TEXT,
+            actor_uid INTEGER, actor_gid INTEGER, actor_pid INTEGER,
+            time INTEGER NOT NULL,
+            hash BLOB NOT NULL,
+            checksum INTEGER NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE owners (
+            owner TEXT PRIMARY KEY NOT NULL,
+            epoch INTEGER NOT NULL,
+            env_host TEXT, env_volume TEXT, env_cwd TEXT, env_provider TEXT,
+            booted_at INTEGER NOT NULL,
+            last_seq INTEGER NOT NULL,
+            digest INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE session_ids (
+            session_id TEXT PRIMARY KEY NOT NULL,
+            key TEXT NOT NULL,
+            ended_seq INTEGER NOT NULL,
+            ended_by TEXT,
+            digest INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE checkpoint (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            seq INTEGER NOT NULL,
+            hash BLOB NOT NULL
+        )
+        """,
+        "INSERT INTO checkpoint (id, seq, hash) VALUES (1, 0, zeroblob(32))",
+    ]
+
+    /// The migrator for live files: tables and indexes in one step.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            for sql in tables { try db.execute(sql: sql) }
+            for sql in secondaryIndexes { try db.execute(sql: sql) }
+        }
+        return migrator
+    }
+
+    /// The migrator for a rebuild: the same "v1" step, minus the secondary indexes, which the
+    /// rebuild creates once the rows are in (``secondaryIndexes`` use IF NOT EXISTS).
+    static var rebuildMigrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            for sql in tables { try db.execute(sql: sql) }
+        }
+        return migrator
+    }
+}
