@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Projections", targets: ["Projections"]),
         .executable(name: "ledgerd", targets: ["ledgerd"]),
         .executable(name: "ledgerctl", targets: ["ledgerctl"]),
+        .executable(name: "ledger-bench", targets: ["ledger-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
@@ -75,6 +76,15 @@ let package = Package(
             dependencies: [
                 "Ledger", "Projections",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "ledger-bench",
+            dependencies: [
+                "Ledger", "Projections",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSwift
         ),

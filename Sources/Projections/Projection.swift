@@ -109,7 +109,7 @@ public final class Projection: Sendable {
     ///
     /// - Throws: ``ProjectionError`` `.damaged` when a row fails its digest or SQLite reports
     ///   corruption; the caller should ``repair(_:)``.
-    public func read<R>(_ body: (borrowing ProjectionQueries) throws -> R) throws -> R {
+    public func read<R>(_ body: (ProjectionQueries) throws -> R) throws -> R {
         let (generation, pool) = live.withLock { ($0.generation, $0.pool) }
         do {
             return try pool.read { db in try body(ProjectionQueries(db: db)) }

@@ -15,7 +15,9 @@ public struct SessionPage: Sendable {
 
 /// The read queries of the projection, lent to a closure by ``Projection/read(_:)`` over one
 /// consistent SQLite read transaction. Every row read is checked against its digest.
-public struct ProjectionQueries: ~Copyable {
+/// Do not keep it past the closure (it is copyable only to avoid a Swift 6.3.1 optimizer crash
+/// on borrowed non-copyable closure parameters).
+public struct ProjectionQueries {
     let db: Database
 
     /// The current state of a conversation; an unknown key is state none at version 0.
@@ -40,9 +42,12 @@ public struct ProjectionQueries: ~Copyable {
         try events(where: "key = ?", bind: { $0.bind(1, key); return 2 }, after: after, limit: limit)
     }
 
-    /// Events that name a session (as created, resumed, errored, cleared, invalidated).
+    /// Events that name a session as theirs (created, resumed, errored, cleared, invalidated).
+    /// They are all on the session's conversation, found through `session_ids`.
     public func history(session: String, after: UInt64 = 0, limit: Int = 1_000) throws -> [LoggedEvent] {
-        try events(where: "session_id = ?", bind: { $0.bind(1, session); return 2 }, after: after, limit: limit)
+        guard let record = try sessionRecord(session) else { return [] }
+        return try events(where: "key = ? AND session_id = ?", bind: { $0.bind(1, record.key); $0.bind(2, session); return 3 },
+                          after: after, limit: limit)
     }
 
     /// Events of an owner's sessions and boots, in seq order.
@@ -51,16 +56,37 @@ public struct ProjectionQueries: ~Copyable {
     }
 
     /// Events with `since <= time < until` (microseconds since the Unix epoch), in order.
+    ///
+    /// Seq order is time order (the projector refuses an event earlier than its predecessor),
+    /// so the range is a seq range, found by binary search over the rowid.
     public func events(since: Int64, until: Int64 = .max, after: UInt64 = 0, limit: Int = 1_000) throws -> [LoggedEvent] {
-        try events(where: "time >= ? AND time < ?", bind: { $0.bind(1, since); $0.bind(2, until); return 3 },
-                   after: after, limit: limit, orderByTime: true)
+        let first = try firstSeq(atOrAfter: since)
+        let end = until == .max ? UInt64.max >> 1 : try firstSeq(atOrAfter: until)
+        return try events(where: "seq >= ? AND seq < ?", bind: { $0.bind(1, first); $0.bind(2, end); return 3 },
+                          after: after, limit: limit)
     }
 
-    private func events(where condition: String, bind: (SQLiteAccess) -> Int32, after: UInt64, limit: Int,
-                        orderByTime: Bool = false) throws -> [LoggedEvent] {
-        let order = orderByTime ? "time, seq" : "seq"
-        let sql = "SELECT \(TransitionRows.columns) FROM transitions WHERE \(condition) AND seq > ? ORDER BY \(order) LIMIT ?"
-        let access = SQLiteAccess(try db.cachedStatement(sql: sql))
+    /// The smallest seq whose event happened at or after `time` (one past the last seq if none).
+    func firstSeq(atOrAfter time: Int64) throws -> UInt64 {
+        let timeAt = try SQLiteAccess(db, "SELECT time FROM transitions WHERE seq = ?")
+        var low: UInt64 = 1
+        var high = try checkpoint().seq + 1
+        while low < high {
+            let middle = low + (high - low) / 2
+            timeAt.begin()
+            timeAt.bind(1, middle)
+            guard try timeAt.step(), let found = timeAt.int64(0) else {
+                throw ProjectionError(.damaged, "transitions row \(middle) is missing")
+            }
+            timeAt.reset()
+            if found < time { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    private func events(where condition: String, bind: (SQLiteAccess) -> Int32, after: UInt64, limit: Int) throws -> [LoggedEvent] {
+        let sql = "SELECT \(TransitionRows.columns) FROM transitions WHERE \(condition) AND seq > ? ORDER BY seq LIMIT ?"
+        let access = try SQLiteAccess(db, sql)
         defer { access.reset() }
         let next = bind(access)
         access.bind(next, after)
@@ -81,7 +107,7 @@ public struct ProjectionQueries: ~Copyable {
         if state != nil { conditions.append("state = ?") }
         conditions.append("key > ?")
         let sql = "SELECT \(ConversationRows.columns) FROM sessions WHERE \(conditions.joined(separator: " AND ")) ORDER BY key LIMIT ?"
-        let access = SQLiteAccess(try db.cachedStatement(sql: sql))
+        let access = try SQLiteAccess(db, sql)
         defer { access.reset() }
         var index: Int32 = 1
         if let owner { access.bind(index, owner); index += 1 }

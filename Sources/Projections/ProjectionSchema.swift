@@ -11,6 +11,14 @@ import GRDB
 ///
 /// Every state row carries a digest (CRC32C of the row's stored encoding) and every transition
 /// row the CRC32C of its log record, so a row edited behind the projector's back is caught on use.
+///
+/// Events of a session need no index of their own either: every event that names a session as
+/// its `session_id` is on that session's conversation (the state machine refuses others), which
+/// `session_ids.key` records; the conversation's history is indexed.
+///
+/// Events by time need no index of their own: the projector refuses an event earlier than the
+/// one before it, so seq order is time order and a binary search over the seq (rowid) finds
+/// where a time range starts and ends.
 public enum ProjectionSchema {
     /// The secondary indexes, created after the tables. A rebuild fills the tables first and
     /// builds these at the end, which is much faster than maintaining them row by row.
@@ -18,9 +26,8 @@ public enum ProjectionSchema {
         "CREATE INDEX IF NOT EXISTS sessions_by_owner_state ON sessions(owner, state, key)",
         "CREATE INDEX IF NOT EXISTS sessions_by_state ON sessions(state, key)",
         "CREATE INDEX IF NOT EXISTS transitions_by_key ON transitions(key, seq)",
-        "CREATE INDEX IF NOT EXISTS transitions_by_session ON transitions(session_id)",
-        "CREATE INDEX IF NOT EXISTS transitions_by_owner ON transitions(owner, seq)",
-        "CREATE INDEX IF NOT EXISTS transitions_by_time ON transitions(time)",
+        // Partial: most transitions (resumes, errors) carry no owner; `owner = ?` still uses it.
+        "CREATE INDEX IF NOT EXISTS transitions_by_owner ON transitions(owner, seq) WHERE owner IS NOT NULL",
     ]
 
     static let tables = [
@@ -78,10 +85,11 @@ public enum ProjectionSchema {
         CREATE TABLE checkpoint (
             id INTEGER PRIMARY KEY CHECK (id = 1),
             seq INTEGER NOT NULL,
-            hash BLOB NOT NULL
+            hash BLOB NOT NULL,
+            time INTEGER NOT NULL
         )
         """,
-        "INSERT INTO checkpoint (id, seq, hash) VALUES (1, 0, zeroblob(32))",
+        "INSERT INTO checkpoint (id, seq, hash, time) VALUES (1, 0, zeroblob(32), -9223372036854775808)",
     ]
 
     /// The migrator for live files: tables and indexes in one step.

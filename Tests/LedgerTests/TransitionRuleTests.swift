@@ -170,6 +170,10 @@ import Testing
         try f.accept(key, .errored("S1", reportedSessionId: "T1"))
         #expect(try f.session("T1")?.isLive == true)
         #expect(try f.conversation("other").sessionId == "T1")
+        // Dead or alive, another conversation's session is not this one's to report on.
+        try f.accept("other", .errored("T1"))
+        #expect(try f.reject(key, .errored("T1", reportedSessionId: "fresh")).0.code == .sessionTaken)
+        #expect(try f.session("fresh") == nil)
     }
 
     // MARK: cleared

@@ -105,6 +105,21 @@ import Testing
         #expect(try f.projection.checkpoint() == checkpoint)
     }
 
+    /// Time ranges are answered as seq ranges, so the projector refuses an event earlier than
+    /// the one before it, even one that chains correctly.
+    @Test func anEventThatGoesBackInTimeIsRefused() throws {
+        let f = try DataDirectoryFixture()
+        try f.append([.transition(key: "k", .created("s1", expectedVersion: 0))])
+        let checkpoint = try f.projection.checkpoint()
+        let earlier = Event(seq: 2, key: "k", version: 2, type: .resumed, sessionId: "s1", time: f.clock - 10)
+        let (bytes, hash) = StoredRecord.seal(earlier, after: checkpoint.hash)
+        let refused = #expect(throws: ProjectionError.self) {
+            try f.projection.apply([CommittedEvent(event: earlier, stored: bytes, hash: hash)])
+        }
+        #expect(refused?.code == .refused)
+        #expect(refused?.message.contains("back in time") == true)
+    }
+
     @Test func queriesAnswerWhatTheServerAndCLINeed() throws {
         let f = try DataDirectoryFixture()
         try f.populate(keys: 12)

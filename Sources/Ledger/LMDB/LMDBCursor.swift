@@ -1,10 +1,13 @@
 import CLMDB
 
-/// A cursor lent to a closure by ``LMDBTransaction/withCursor(_:_:)``.
+/// A cursor lent to a closure by ``LMDBTransaction/withCursor(_:_:)``; it is closed when the
+/// closure returns and must not be kept. (It would be `~Copyable` like ``LMDBTransaction``, but
+/// Swift 6.3.1's generic specializer crashes on closures over borrowed non-copyable values that
+/// hold references, in release builds.)
 ///
 /// Positioning calls return the entry under the cursor, or nil when there is none; the buffers
 /// point into the memory map and are valid until the transaction ends.
-public struct LMDBCursor: ~Copyable {
+public struct LMDBCursor {
     let handle: OpaquePointer
     let database: LMDBDatabase
 
@@ -38,6 +41,21 @@ public struct LMDBCursor: ~Copyable {
     public func nextKey() throws -> Entry? { try move(MDB_NEXT_NODUP) }
     /// Duplicate-sorted: the last value of the current key.
     public func lastDuplicate() throws -> Entry? { try move(MDB_LAST_DUP) }
+
+    /// ``seek(atLeast:)`` with a byte-array key.
+    public func seek(atLeast key: [UInt8]) throws -> Entry? {
+        try key.withUnsafeBytes { k in try move(MDB_SET_RANGE, key: k) }
+    }
+
+    /// ``seek(exactly:)`` with a byte-array key.
+    public func seek(exactly key: [UInt8]) throws -> Entry? {
+        try key.withUnsafeBytes { k in try move(MDB_SET_KEY, key: k) }
+    }
+
+    /// ``seek(key:valueAtLeast:)`` with byte arrays.
+    public func seek(key: [UInt8], valueAtLeast value: [UInt8]) throws -> Entry? {
+        try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try move(MDB_GET_BOTH_RANGE, key: k, value: v) } }
+    }
 
     /// Deletes the entry under the cursor.
     public func deleteCurrent() throws {

@@ -163,7 +163,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         return database
     }
 
-    /// Runs `body` inside a read-only transaction, aborted when `body` returns or throws.
+    /// Runs `body` inside a read-only transaction, ended when `body` returns or throws.
     ///
     /// Everything read through the transaction (pointers into the map) is valid only inside `body`.
     ///
@@ -176,8 +176,17 @@ public final class LMDBEnvironment: @unchecked Sendable {
                 let rc = mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn)
                 if rc == MDB_MAP_RESIZED { return .mapResized }
                 try check(rc, "mdb_txn_begin read \(path)")
-                defer { mdb_txn_abort(txn) }
-                return .done(try body(LMDBTransaction(handle: txn!, readOnly: true)))
+                let value: R
+                do {
+                    value = try body(LMDBTransaction(handle: txn!, readOnly: true))
+                } catch {
+                    mdb_txn_abort(txn)
+                    throw error
+                }
+                // Commit, not abort: a database handle opened inside a transaction is closed
+                // again when that transaction aborts (lmdb.h, mdb_dbi_open).
+                try check(mdb_txn_commit(txn), "mdb_txn_commit read \(path)")
+                return .done(value)
             }
             switch attempt {
             case .done(let value): return value

@@ -75,7 +75,7 @@ public struct LMDBTransaction: ~Copyable {
     }
 
     /// Lends a cursor over `database` to `body`; it is closed when `body` ends.
-    public func withCursor<R>(_ database: LMDBDatabase, _ body: (borrowing LMDBCursor) throws -> R) throws -> R {
+    public func withCursor<R>(_ database: LMDBDatabase, _ body: (LMDBCursor) throws -> R) throws -> R {
         var cursor: OpaquePointer?
         try check(mdb_cursor_open(handle, database.dbi, &cursor), "mdb_cursor_open \(database.name)")
         defer { mdb_cursor_close(cursor) }

@@ -152,7 +152,9 @@ extension SessionMachine {
     private static func decideErrored(_ conversation: ConversationState, _ request: TransitionRequest, state: LedgerState) -> Decision {
         let id = request.sessionId!
         let record = state.session(id)
-        if let record, record.isLive, record.key != conversation.key {
+        // Live or dead, a session of another conversation is not this one's to report on: its
+        // events all stay on its own conversation (history by session relies on that).
+        if let record, record.key != conversation.key {
             return .rejected(Rejection(.sessionTaken, "session \(id) belongs to conversation '\(record.key)'; report its error there"))
         }
         let killsSession = record?.isLive ?? true

@@ -24,20 +24,21 @@ extension LedgerLayout {
 
     /// Keys of conversations with a current session owned by `owner`; with `owner` nil, of all.
     func liveKeys(owner: String?, in txn: borrowing LMDBTransaction) throws -> [String] {
-        try txn.withCursor(live) { cursor in
+        let indexKey = owner.map { LedgerLayout.liveKey(owner: $0) }
+        return try txn.withCursor(live) { cursor in
             var keys: [String] = []
-            if let owner {
-                let indexKey = LedgerLayout.liveKey(owner: owner)
-                var entry = try indexKey.withUnsafeBytes { try cursor.seek(exactly: $0) }
-                while let (_, value) = entry {
-                    keys.append(String(decoding: value, as: UTF8.self))
-                    entry = try cursor.nextDuplicate()
-                }
+            var entry: LMDBCursor.Entry?
+            if let indexKey {
+                entry = try cursor.seek(exactly: indexKey)
             } else {
-                var entry = try cursor.first()
-                while let (_, value) = entry {
-                    keys.append(String(decoding: value, as: UTF8.self))
+                entry = try cursor.first()
+            }
+            while let current = entry {
+                keys.append(String(decoding: current.value, as: UTF8.self))
+                if indexKey == nil {
                     entry = try cursor.next()
+                } else {
+                    entry = try cursor.nextDuplicate()
                 }
             }
             return keys

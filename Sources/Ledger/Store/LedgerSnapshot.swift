@@ -60,7 +60,7 @@ public struct LedgerSnapshot: ~Copyable {
                               _ body: (_ seq: UInt64, _ record: UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         try txn.withCursor(layout.events) { cursor in
             var visited = 0
-            var entry = try LedgerLayout.seqKey(from).withUnsafeBytes { try cursor.seek(atLeast: $0) }
+            var entry = try cursor.seek(atLeast: LedgerLayout.seqKey(from))
             while let (key, value) = entry {
                 guard let seq = LedgerLayout.seq(fromKey: key) else {
                     throw LedgerError(.corruptRecord, "events key of \(key.count) bytes")
@@ -79,9 +79,7 @@ public struct LedgerSnapshot: ~Copyable {
         try txn.withCursor(layout.byKey) { cursor in
             var seqs: [UInt64] = []
             let keyBytes = Array(key.utf8)
-            var entry = try keyBytes.withUnsafeBytes { k in
-                try LedgerLayout.seqKey(from).withUnsafeBytes { v in try cursor.seek(key: k, valueAtLeast: v) }
-            }
+            var entry = try cursor.seek(key: keyBytes, valueAtLeast: LedgerLayout.seqKey(from))
             while let (_, value) = entry {
                 if let seq = LedgerLayout.seq(fromKey: value) { seqs.append(seq) }
                 entry = try cursor.nextDuplicate()

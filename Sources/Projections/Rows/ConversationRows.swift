@@ -11,7 +11,11 @@ enum ConversationRows {
     static let selectByKeySQL = "SELECT \(columns) FROM sessions WHERE key = ?"
 
     static func upsert(_ state: ConversationState, in db: Database) throws {
-        let access = SQLiteAccess(try db.cachedStatement(sql: upsertSQL))
+        try upsert(state, with: SQLiteAccess(db, upsertSQL))
+    }
+
+    static func upsert(_ state: ConversationState, with access: SQLiteAccess) throws {
+        access.begin()
         access.bind(1, state.key)
         access.bind(2, state.isActive ? "active" : "none")
         access.bind(3, state.sessionId)
@@ -30,7 +34,11 @@ enum ConversationRows {
     ///
     /// - Throws: ``ProjectionError/Code/damaged`` when the row does not match its digest.
     static func find(_ key: String, in db: Database) throws -> ConversationState? {
-        let access = SQLiteAccess(try db.cachedStatement(sql: selectByKeySQL))
+        try find(key, with: SQLiteAccess(db, selectByKeySQL))
+    }
+
+    static func find(_ key: String, with access: SQLiteAccess) throws -> ConversationState? {
+        access.begin()
         defer { access.reset() }
         access.bind(1, key)
         guard try access.step() else { return nil }

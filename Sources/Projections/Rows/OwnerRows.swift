@@ -8,7 +8,11 @@ enum OwnerRows {
     static let selectSQL = "SELECT \(columns) FROM owners WHERE owner = ?"
 
     static func upsert(_ owner: OwnerState, in db: Database) throws {
-        let access = SQLiteAccess(try db.cachedStatement(sql: upsertSQL))
+        try upsert(owner, with: SQLiteAccess(db, upsertSQL))
+    }
+
+    static func upsert(_ owner: OwnerState, with access: SQLiteAccess) throws {
+        access.begin()
         access.bind(1, owner.name)
         access.bind(2, owner.epoch)
         access.bind(3, environment: owner.environment)
@@ -19,7 +23,11 @@ enum OwnerRows {
     }
 
     static func find(_ name: String, in db: Database) throws -> OwnerState? {
-        let access = SQLiteAccess(try db.cachedStatement(sql: selectSQL))
+        try find(name, with: SQLiteAccess(db, selectSQL))
+    }
+
+    static func find(_ name: String, with access: SQLiteAccess) throws -> OwnerState? {
+        access.begin()
         defer { access.reset() }
         access.bind(1, name)
         guard try access.step() else { return nil }

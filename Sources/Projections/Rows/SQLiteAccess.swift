@@ -15,6 +15,16 @@ struct SQLiteAccess {
     init(_ statement: Statement) {
         self.statement = statement
         handle = statement.sqliteStatement
+        begin()
+    }
+
+    /// A cached statement of `db`, ready for binding.
+    init(_ db: Database, _ sql: String) throws {
+        self.init(try db.cachedStatement(sql: sql))
+    }
+
+    /// Readies the statement for another use: reset, bindings cleared.
+    func begin() {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
     }

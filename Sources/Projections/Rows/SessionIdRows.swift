@@ -7,7 +7,11 @@ enum SessionIdRows {
     static let selectSQL = "SELECT session_id, key, ended_seq, ended_by, digest FROM session_ids WHERE session_id = ?"
 
     static func upsert(_ id: String, _ record: SessionRecord, in db: Database) throws {
-        let access = SQLiteAccess(try db.cachedStatement(sql: upsertSQL))
+        try upsert(id, record, with: SQLiteAccess(db, upsertSQL))
+    }
+
+    static func upsert(_ id: String, _ record: SessionRecord, with access: SQLiteAccess) throws {
+        access.begin()
         access.bind(1, id)
         access.bind(2, record.key)
         access.bind(3, record.endedSeq)
@@ -17,7 +21,11 @@ enum SessionIdRows {
     }
 
     static func find(_ id: String, in db: Database) throws -> SessionRecord? {
-        let access = SQLiteAccess(try db.cachedStatement(sql: selectSQL))
+        try find(id, with: SQLiteAccess(db, selectSQL))
+    }
+
+    static func find(_ id: String, with access: SQLiteAccess) throws -> SessionRecord? {
+        access.begin()
         defer { access.reset() }
         access.bind(1, id)
         guard try access.step() else { return nil }

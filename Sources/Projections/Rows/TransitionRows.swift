@@ -21,8 +21,8 @@ enum TransitionRows {
         """
     static let insertSQL = "INSERT INTO transitions (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
-    static func insert(_ event: Event, hash: ChainHash, checksum: UInt32, in db: Database) throws {
-        let access = SQLiteAccess(try db.cachedStatement(sql: insertSQL))
+    static func insert(_ event: Event, hash: ChainHash, checksum: UInt32, with access: SQLiteAccess) throws {
+        access.begin()
         access.bind(1, event.seq)
         access.bind(2, event.key)
         access.bind(3, event.version)

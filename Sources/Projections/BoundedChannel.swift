@@ -1,0 +1,50 @@
+import Foundation
+
+/// A blocking, bounded, closable queue between two threads (the rebuild's fold and its writer).
+final class BoundedChannel<Element>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Element] = []
+    private var head = 0
+    private var closed = false
+    private let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Waits for room and enqueues; false when the channel was closed (the receiver gave up).
+    @discardableResult
+    func send(_ element: Element) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count - head >= capacity && !closed { condition.wait() }
+        if closed { return false }
+        items.append(element)
+        condition.broadcast()
+        return true
+    }
+
+    /// Waits for an element; nil once the channel is closed and drained.
+    func receive() -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        while head == items.count && !closed { condition.wait() }
+        guard head < items.count else { return nil }
+        let element = items[head]
+        head += 1
+        if head > 64 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        condition.broadcast()
+        return element
+    }
+
+    /// No more sends; receivers drain what is left, senders stop.
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}

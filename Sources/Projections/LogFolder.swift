@@ -1,0 +1,111 @@
+import Ledger
+
+/// An event folded from a stored record, with what its transition row needs.
+struct FoldedEvent: Sendable {
+    var event: Event
+    var hash: ChainHash
+    var checksum: UInt32
+    /// Session records this event ended, when the folder emits them (a rebuild): an ended
+    /// record never changes again, so its row can be written right away.
+    var endedSessions: [(String, SessionRecord)] = []
+}
+
+/// The checked fold of log records, with no SQLite in it: each record must be the one right
+/// after the checkpoint, pass its checksum, chain from the checkpoint's hash, and fold through
+/// ``SessionMachine/apply(_:to:)`` (the ledger's own state machine) without breaking an
+/// invariant. Entities are looked up through `load` the first time an event needs them.
+struct LogFolder {
+    /// Looks up what an event needs and is not in ``state`` yet (nil: nothing to look up).
+    typealias Loader = (StateNeeds, inout LedgerState, inout Probed) throws -> Void
+
+    /// Identifiers already looked up, so each is looked up once per batch.
+    struct Probed {
+        var keys = Set<String>()
+        var sessions = Set<String>()
+        var owners = Set<String>()
+    }
+
+    private(set) var checkpoint: Checkpoint
+    /// The entities folded so far, and as they were loaded (to write back only what changed).
+    private(set) var state = LedgerState()
+    var loaded = LedgerState()
+    private var probed = Probed()
+    private let load: Loader?
+    /// Whether ended session records leave with the event that ended them.
+    private let emitsEndedSessions: Bool
+
+    /// - Parameters:
+    ///   - checkpoint: where the fold starts (seq, hash and the time of that event).
+    ///   - load: looks up entities not folded yet; nil when the fold starts from nothing.
+    ///   - emitsEndedSessions: hand ended session records out with their event (see ``FoldedEvent``).
+    init(checkpoint: Checkpoint, load: Loader?, emitsEndedSessions: Bool = false) {
+        self.checkpoint = checkpoint
+        self.load = load
+        self.emitsEndedSessions = emitsEndedSessions
+    }
+
+    /// Checks and folds one stored record.
+    ///
+    /// - Throws: ``ProjectionError`` `.outOfOrder` for a gap or a double apply, `.refused` for a
+    ///   record that does not decode, does not chain, or would break an invariant.
+    mutating func fold(seq: UInt64, record: UnsafeRawBufferPointer) throws -> FoldedEvent {
+        guard seq == checkpoint.seq + 1 else {
+            let what = seq <= checkpoint.seq ? "already applied" : "a gap: seq \(checkpoint.seq + 1) comes first"
+            throw ProjectionError(.outOfOrder, "seq \(seq) refused at checkpoint \(checkpoint.seq): \(what)")
+        }
+        let parts: StoredRecord.Parts
+        let event: Event
+        do {
+            parts = try StoredRecord.parts(record)
+            guard parts.checksumMatches else { throw DecodingError("checksum mismatch") }
+            event = try EventCodec.decode(parts.body)
+        } catch let error as DecodingError {
+            throw ProjectionError(.refused, "seq \(seq) cannot be decoded: \(error.message)")
+        }
+        guard event.seq == seq else {
+            throw ProjectionError(.refused, "the record stored as seq \(seq) says it is seq \(event.seq)")
+        }
+        let hash = ChainHash.link(after: checkpoint.hash, stored: parts.hashed)
+        guard hash == parts.storedHash else {
+            throw ProjectionError(.refused, "seq \(seq) does not chain from the checkpoint's hash: not the log this projection follows")
+        }
+        // Time order is seq order: the time queries rely on it (see ProjectionQueries.events(since:)).
+        guard event.time >= checkpoint.time else {
+            throw ProjectionError(.refused, "seq \(seq) goes back in time (\(event.time) after \(checkpoint.time))")
+        }
+        if let load {
+            var loadedNow = LedgerState()
+            try load(event.needs, &loadedNow, &probed)
+            for (key, value) in loadedNow.conversations { state.conversations[key] = value; loaded.conversations[key] = value }
+            for (id, value) in loadedNow.sessions { state.sessions[id] = value; loaded.sessions[id] = value }
+            for (name, value) in loadedNow.owners { state.owners[name] = value; loaded.owners[name] = value }
+        }
+        do {
+            try SessionMachine.apply(event, to: &state)
+        } catch {
+            throw ProjectionError(.refused, "seq \(seq) refused: \(error)")
+        }
+        checkpoint = Checkpoint(seq: seq, hash: hash, time: event.time)
+        var folded = FoldedEvent(event: event, hash: hash, checksum: parts.storedChecksum)
+        if emitsEndedSessions {
+            for id in [event.sessionId, event.reportedSessionId, event.supersedes] {
+                if let id, let record = state.sessions[id], record.endedSeq == seq, !folded.endedSessions.contains(where: { $0.0 == id }) {
+                    folded.endedSessions.append((id, record))
+                }
+            }
+        }
+        return folded
+    }
+
+    /// The entities that changed since they were loaded (minus ended sessions already handed
+    /// out), each sorted by identifier: rows inserted in key order fill B-tree pages instead of
+    /// splitting them.
+    func changes() -> (conversations: [ConversationState], sessions: [(String, SessionRecord)], owners: [OwnerState]) {
+        let sessions = state.sessions.filter { id, record in
+            loaded.sessions[id] != record && !(emitsEndedSessions && !record.isLive)
+        }
+        return (state.conversations.values.filter { loaded.conversations[$0.key] != $0 }.sorted { $0.key < $1.key },
+                sessions.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+                state.owners.values.filter { loaded.owners[$0.name] != $0 }.sorted { $0.name < $1.name })
+    }
+}

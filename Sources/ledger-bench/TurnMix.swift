@@ -1,0 +1,79 @@
+import Ledger
+
+/// A realistic turn mix on a set of keys, as an orchestrator produces it: most turns resume
+/// the current session, some get a new session back from the SDK, some fail (and the next turn
+/// starts fresh), a few are reset by a user.
+///
+/// The generator tracks each key's state as a well-behaved client would, so every command it
+/// makes is accepted when it is the only writer of its keys.
+struct TurnMix {
+    struct KeyState {
+        var version: UInt64 = 0
+        var session: String?
+    }
+
+    /// Relative weights, out of 100.
+    static let resumeWeight = 70
+    static let createWeight = 15
+    static let errorWeight = 10
+    // the remaining 5: cleared
+
+    private(set) var keys: [KeyState]
+    private let prefix: String
+    private var nextSession: UInt64 = 0
+    private var random: SplitMix64
+
+    init(keys: Int, prefix: String = "key", seed: UInt64 = 42) {
+        self.keys = Array(repeating: KeyState(), count: keys)
+        self.prefix = prefix
+        random = SplitMix64(seed: seed)
+    }
+
+    func keyName(_ index: Int) -> String { "\(prefix)-\(index)" }
+
+    /// The next command for a random key, and that key's index.
+    mutating func next() -> (index: Int, key: String, request: TransitionRequest) {
+        let index = Int(random.next() % UInt64(keys.count))
+        return (index, keyName(index), request(for: index))
+    }
+
+    /// The next command for key `index`.
+    mutating func request(for index: Int) -> TransitionRequest {
+        let state = keys[index]
+        guard let session = state.session else {
+            return .created(newSession(), expectedVersion: state.version, owner: "bench", environment: RuntimeEnvironment(volume: "bench"))
+        }
+        let roll = Int(random.next() % 100)
+        if roll < Self.resumeWeight { return .resumed(session, expectedVersion: state.version) }
+        if roll < Self.resumeWeight + Self.createWeight {
+            return .created(newSession(), expectedVersion: state.version, owner: "bench", environment: RuntimeEnvironment(volume: "bench"))
+        }
+        if roll < Self.resumeWeight + Self.createWeight + Self.errorWeight {
+            return .errored(session, reason: "error_during_execution", reportedSessionId: newSession())
+        }
+        return .cleared(session, reason: "user reset")
+    }
+
+    /// Records what the ledger answered for key `index`.
+    mutating func observe(_ index: Int, version: UInt64, session: String?) {
+        keys[index] = KeyState(version: version, session: session)
+    }
+
+    private mutating func newSession() -> String {
+        nextSession += 1
+        return "\(prefix)-s\(nextSession)-\(random.next() % 1_000_000)"
+    }
+}
+
+/// A small, fast, seedable generator (Steele, Lea, Flood 2014).
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
