@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "Ledger", targets: ["Ledger"]),
         .library(name: "Projections", targets: ["Projections"]),
+        .library(name: "LedgerClient", targets: ["LedgerClient"]),
         .executable(name: "ledgerd", targets: ["ledgerd"]),
         .executable(name: "ledgerctl", targets: ["ledgerctl"]),
         .executable(name: "ledger-bench", targets: ["ledger-bench"]),
@@ -56,17 +57,44 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        .executableTarget(
-            name: "ledgerd",
+        // The HTTP/JSON contract: strict JSON, the wire shapes of sessions, events and errors.
+        .target(
+            name: "LedgerAPI",
+            dependencies: ["Ledger"],
+            swiftSettings: strictSwift
+        ),
+        // ledgerd's insides: the handler core, group commit, the HTTP transport on a Unix socket.
+        .target(
+            name: "LedgerServer",
             dependencies: [
-                "Ledger", "Projections", "CPeerCredentials",
+                "Ledger", "Projections", "LedgerAPI", "CPeerCredentials",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // A Swift client of the HTTP/UDS API, used by ledgerctl, the bench and the tests.
+        .target(
+            name: "LedgerClient",
+            dependencies: [
+                "Ledger", "LedgerAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "ledgerd",
+            dependencies: [
+                "LedgerServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSwift
@@ -85,6 +113,24 @@ let package = Package(
                 "Ledger", "Projections",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // Test support shared by the test targets: temp dirs, the built binaries, a real ledgerd.
+        .target(
+            name: "LedgerTestSupport",
+            dependencies: ["LedgerClient"],
+            path: "Tests/LedgerTestSupport",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Ledger", "Projections", "LedgerAPI", "LedgerServer", "LedgerClient", "LedgerTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSwift
         ),

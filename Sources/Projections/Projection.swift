@@ -164,7 +164,7 @@ public final class Projection: Sendable {
                 var projector = try Projector(db: db)
                 let from = projector.checkpoint.seq + 1
                 var count = 0
-                try ledger.read { snapshot in
+                _ = try ledger.read { snapshot in
                     try snapshot.forEachRecord(from: from, through: from + UInt64(batchSize) - 1) { seq, record in
                         try projector.apply(seq: seq, record: record)
                         count += 1
@@ -235,6 +235,11 @@ public final class Projection: Sendable {
         let report = try install(try prepareRebuild(), setAsideAs: damage.kind.rawValue)
         logger.error("projection \(damage.kind.rawValue): \(damage.reason); moved to \(report.setAside ?? "?"); rebuilt \(report.events) events from the log in \(Self.format(report.seconds)) s as generation \(report.generation)")
         return report
+    }
+
+    /// Closes the SQLite connections (the last writes are already committed).
+    public func close() {
+        try? pool.close()
     }
 
     /// Removes generation files other than the live one (left by an interrupted rebuild).

@@ -1,17 +1,6 @@
 import GRDB
 import Ledger
 
-/// An event as the projection serves it: the event and its chain hash.
-public struct LoggedEvent: Sendable, Hashable {
-    public var event: Event
-    public var hash: ChainHash
-
-    public init(event: Event, hash: ChainHash) {
-        self.event = event
-        self.hash = hash
-    }
-}
-
 /// The `transitions` table: one row per event. Its `checksum` column is the CRC32C the log
 /// stores for the record, so re-encoding a row's fields must give back that same checksum.
 enum TransitionRows {

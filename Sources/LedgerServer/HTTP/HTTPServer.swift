@@ -1,0 +1,84 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The HTTP/1.1 listener on the Unix domain socket.
+final class HTTPServer: Sendable {
+    let registry = ConnectionRegistry()
+    private let group: MultiThreadedEventLoopGroup
+    private let listener: Mutex<(any Channel)?> = Mutex(nil)
+    private let configuration: ServerConfiguration
+    private let logger: Logger
+
+    init(group: MultiThreadedEventLoopGroup, configuration: ServerConfiguration, logger: Logger) {
+        self.group = group
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Binds the socket (mode applied right after, created 0600 so nobody else can connect in
+    /// between) and starts accepting.
+    func start(core: LedgerHandler) async throws {
+        let registry = self.registry
+        let configuration = self.configuration
+        let logger = self.logger
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4_096)
+            .childChannelInitializer { channel in
+                guard registry.add(channel, limit: configuration.maxConnections) else {
+                    var buffer = channel.allocator.buffer(capacity: 200)
+                    let body = #"{"error":{"code":"too_many_connections","message":"ledgerd holds its maximum number of connections; retry"}}"#
+                    buffer.writeString("HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)")
+                    return channel.writeAndFlush(buffer).flatMap { channel.close() }
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    let requestGuard = RequestGuard(requestTimeout: configuration.requestTimeout, maxHeadBytes: configuration.maxHeadBytes)
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(requestGuard)
+                    try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
+                    try pipeline.addHandler(HTTPConnectionHandler(core: core, requestGuard: requestGuard, registry: registry,
+                                                                  configuration: configuration, logger: logger))
+                }
+            }
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+
+        let previous = umask(0o177)
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(unixDomainSocketPath: configuration.socketPath).get()
+        } catch {
+            umask(previous)
+            throw StartupError("cannot listen on \(configuration.socketPath): \(error)")
+        }
+        umask(previous)
+        guard chmod(configuration.socketPath, configuration.socketMode) == 0 else {
+            let message = String(cString: strerror(errno))
+            try? await channel.close()
+            throw StartupError("cannot set the mode of \(configuration.socketPath): \(message)")
+        }
+        listener.withLock { $0 = channel }
+    }
+
+    /// Stops accepting, lets requests in flight be answered (closing each connection after its
+    /// answer), ends follow streams, and after `grace` closes whatever is left.
+    func shutdown(grace: TimeAmount) async {
+        if let channel = listener.withLock({ $0 }) {
+            try? await channel.close()
+        }
+        registry.drain()
+        let deadline = ContinuousClock.now + .nanoseconds(grace.nanoseconds)
+        while registry.count > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if registry.count > 0 {
+            logger.warning("closing \(registry.count) connections still open after the grace period")
+            registry.closeAll()
+        }
+    }
+}

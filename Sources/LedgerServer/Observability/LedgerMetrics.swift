@@ -1,0 +1,69 @@
+import CoreMetrics
+import Ledger
+import Metrics
+import Prometheus
+import Synchronization
+
+/// ledgerd's metrics, through swift-metrics, kept in this daemon's own Prometheus registry (no
+/// process-wide bootstrap, so several daemons can live in one test process).
+public final class LedgerMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+
+    /// Events appended to the log.
+    let appendedEvents: CoreMetrics.Counter
+    /// Batches committed (one durable LMDB commit each).
+    let batches: CoreMetrics.Counter
+    /// Commands per batch.
+    let batchSize: CoreMetrics.Recorder
+    /// Time of one batch: decide, durable commit, projection apply.
+    let batchDuration: CoreMetrics.Timer
+    /// Projection lag in events (head seq minus checkpoint seq), after each batch.
+    let projectionLag: CoreMetrics.Gauge
+    let openConnections: CoreMetrics.Meter
+    private let rejectionCounters: Mutex<[String: CoreMetrics.Counter]> = Mutex([:])
+    private let requestTimers: Mutex<[String: CoreMetrics.Timer]> = Mutex([:])
+
+    public init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.valueHistogramBuckets["ledger_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+        let latency: [Duration] = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                                   .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100), .seconds(1)]
+        factory.durationHistogramBuckets["ledger_request_duration_seconds"] = latency
+        factory.durationHistogramBuckets["ledger_batch_duration_seconds"] = latency
+        self.factory = factory
+        appendedEvents = CoreMetrics.Counter(label: "ledger_appended_events_total", factory: factory)
+        batches = CoreMetrics.Counter(label: "ledger_batches_total", factory: factory)
+        batchSize = CoreMetrics.Recorder(label: "ledger_batch_size", factory: factory)
+        batchDuration = CoreMetrics.Timer(label: "ledger_batch_duration_seconds", factory: factory)
+        projectionLag = CoreMetrics.Gauge(label: "ledger_projection_lag_events", factory: factory)
+        openConnections = CoreMetrics.Meter(label: "ledger_open_connections", factory: factory)
+    }
+
+    /// Counts a refused command by its code.
+    func rejected(_ code: String) {
+        let counter = rejectionCounters.withLock { counters in
+            if let existing = counters[code] { return existing }
+            let made = CoreMetrics.Counter(label: "ledger_rejections_total", dimensions: [("code", code)], factory: factory)
+            counters[code] = made
+            return made
+        }
+        counter.increment()
+    }
+
+    /// Records how long a request to `route` took.
+    func requestFinished(route: String, nanoseconds: Int64) {
+        let timer = requestTimers.withLock { timers in
+            if let existing = timers[route] { return existing }
+            let made = CoreMetrics.Timer(label: "ledger_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+            timers[route] = made
+            return made
+        }
+        timer.recordNanoseconds(nanoseconds)
+    }
+
+    /// The Prometheus text exposition.
+    public func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}

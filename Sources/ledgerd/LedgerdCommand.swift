@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import LedgerServer
+import Logging
+import ServiceLifecycle
+
+/// `ledgerd`: the session ledger daemon.
+@main
+struct LedgerdCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledgerd",
+        abstract: "The session ledger: keeps AI-agent session IDs honest, over HTTP/JSON on a Unix socket.",
+        discussion: """
+            With no options ledgerd keeps its data in ./ledger-data and listens on ./ledgerd.sock.
+            Every option can also come from the environment variable named in its help.
+
+            Examples:
+              ledgerd
+              ledgerd --data-dir /var/lib/ledger --socket /run/ledger/ledgerd.sock --allow-uid 1000
+              LEDGERD_INVALIDATE_ON_START=1 ledgerd      # runtime and ledger restart together
+              curl --unix-socket ./ledgerd.sock http://localhost/v1/status
+            """
+    )
+
+    @Option(help: "Data directory: the log, the projection, the lock. [env: LEDGERD_DATA_DIR]")
+    var dataDir: String = env("LEDGERD_DATA_DIR") ?? "./ledger-data"
+
+    @Option(help: "Unix socket path (at most 103 bytes). [env: LEDGERD_SOCKET]")
+    var socket: String = env("LEDGERD_SOCKET") ?? "./ledgerd.sock"
+
+    @Option(help: "Socket file mode, octal. [env: LEDGERD_SOCKET_MODE]")
+    var socketMode: String = env("LEDGERD_SOCKET_MODE") ?? "0660"
+
+    @Option(parsing: .singleValue, help: "Allow only peers with this uid (repeatable; ledgerd's own uid is always allowed). [env: LEDGERD_ALLOW_UID, comma-separated]")
+    var allowUid: [UInt32] = env("LEDGERD_ALLOW_UID").map { $0.split(separator: ",").compactMap { UInt32($0.trimmingCharacters(in: .whitespaces)) } } ?? []
+
+    @Flag(help: "Invalidate every live session at startup (when the runtime restarts with ledgerd). [env: LEDGERD_INVALIDATE_ON_START=1]")
+    var invalidateOnStart = env("LEDGERD_INVALIDATE_ON_START") == "1"
+
+    @Option(help: "Largest request body in bytes. [env: LEDGERD_MAX_BODY]")
+    var maxBody: Int = env("LEDGERD_MAX_BODY").flatMap { Int($0) } ?? 64 * 1024
+
+    @Option(help: "Commands per durable commit at most. [env: LEDGERD_MAX_BATCH]")
+    var maxBatch: Int = env("LEDGERD_MAX_BATCH").flatMap { Int($0) } ?? 1_024
+
+    @Option(help: "Seconds a keep-alive connection may stay idle. [env: LEDGERD_IDLE_TIMEOUT]")
+    var idleTimeout: Int = env("LEDGERD_IDLE_TIMEOUT").flatMap { Int($0) } ?? 60
+
+    @Option(help: "Seconds a request may take to arrive from its first byte. [env: LEDGERD_REQUEST_TIMEOUT]")
+    var requestTimeout: Int = env("LEDGERD_REQUEST_TIMEOUT").flatMap { Int($0) } ?? 10
+
+    @Option(help: "Connections held at once at most. [env: LEDGERD_MAX_CONNECTIONS]")
+    var maxConnections: Int = env("LEDGERD_MAX_CONNECTIONS").flatMap { Int($0) } ?? 4_096
+
+    @Option(help: "Event loop threads (default: one per core). [env: LEDGERD_THREADS]")
+    var threads: Int = env("LEDGERD_THREADS").flatMap { Int($0) } ?? ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Initial LMDB map size in MiB; it grows as needed. [env: LEDGERD_MAP_SIZE_MB]")
+    var mapSizeMb: Int = env("LEDGERD_MAP_SIZE_MB").flatMap { Int($0) } ?? 1_024
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error. [env: LEDGERD_LOG_LEVEL]")
+    var logLevel: String = env("LEDGERD_LOG_LEVEL") ?? "info"
+
+    func validate() throws {
+        guard socket.utf8.count <= 103 else { throw ValidationError("--socket is \(socket.utf8.count) bytes; Unix socket paths are limited to 103") }
+        guard UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) == true else { throw ValidationError("--socket-mode must be an octal mode such as 0660") }
+        guard maxBody > 0, maxBatch > 0, idleTimeout > 0, requestTimeout > 0, maxConnections > 0, threads > 0, mapSizeMb > 0 else {
+            throw ValidationError("sizes, counts and timeouts must be positive")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "ledgerd")
+
+        var configuration = ServerConfiguration()
+        configuration.dataDirectory = dataDir
+        configuration.socketPath = socket
+        configuration.socketMode = mode_t(UInt32(socketMode, radix: 8)!)
+        configuration.allowedUIDs = allowUid.isEmpty ? nil : Set(allowUid)
+        configuration.invalidateOnStart = invalidateOnStart
+        configuration.maxBodyBytes = maxBody
+        configuration.maxBatch = maxBatch
+        configuration.idleTimeout = .seconds(Int64(idleTimeout))
+        configuration.requestTimeout = .seconds(Int64(requestTimeout))
+        configuration.maxConnections = maxConnections
+        configuration.eventLoopThreads = threads
+        configuration.initialMapSize = mapSizeMb << 20
+
+        let daemon = LedgerDaemon(configuration: configuration, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: daemon)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch let error as StartupError {
+            logger.critical("\(error.message)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+private func env(_ name: String) -> String? {
+    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+}

@@ -1,0 +1,79 @@
+import Ledger
+import LedgerClient
+import LedgerTestSupport
+import Testing
+
+@Suite struct ConcurrencyTests {
+    /// Incident E: 32 clients read "no session" and all create at once. Exactly one wins; every
+    /// other one gets 409 stale_version carrying the winner's state.
+    @Test func thirtyTwoClientsRacingToCreateOnOneKey() async throws {
+        let daemon = try Daemon()
+        let outcomes = try await withThrowingTaskGroup(of: (Int, TransitionOutcome).self) { group in
+            for i in 0..<32 {
+                group.addTask {
+                    let client = LedgerClient(socketPath: daemon.socketPath)
+                    return (i, try await client.transition("race", .created("session-\(i)", expectedVersion: 0)))
+                }
+            }
+            var all: [(Int, TransitionOutcome)] = []
+            for try await outcome in group { all.append(outcome) }
+            return all
+        }
+        let winners = outcomes.filter { $0.1.isAccepted }
+        #expect(winners.count == 1)
+        let winner = try #require(winners.first)
+        let winningSession = "session-\(winner.0)"
+        for (_, outcome) in outcomes where !outcome.isAccepted {
+            #expect(outcome.rejectionCode == .staleVersion)
+            #expect(outcome.session.sessionId == winningSession)
+            #expect(outcome.session.version == 1)
+        }
+        let client = daemon.client()
+        #expect(try await client.session("race").sessionId == winningSession)
+        #expect(try await client.history("race").count == 1, "nothing orphaned, one event")
+    }
+
+    /// A GET after an acknowledged write sees it, for every write of many concurrent writers.
+    @Test func readYourWrites() async throws {
+        let daemon = try Daemon()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<16 {
+                group.addTask {
+                    let client = LedgerClient(socketPath: daemon.socketPath)
+                    let key = "ryw-\(writer)"
+                    var version: UInt64 = 0
+                    for turn in 0..<25 {
+                        let outcome = try await client.transition(key, .created("w\(writer)-t\(turn)", expectedVersion: version))
+                        guard case .accepted(let result) = outcome else { Issue.record("\(outcome)"); return }
+                        version = result.version
+                        let read = try await client.session(key)
+                        #expect(read.version == version)
+                        #expect(read.sessionId == "w\(writer)-t\(turn)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Under concurrency, commits are grouped: fewer batches than commands.
+    @Test func concurrentWritesAreGroupCommitted() async throws {
+        let daemon = try Daemon()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<32 {
+                group.addTask {
+                    let client = LedgerClient(socketPath: daemon.socketPath)
+                    for turn in 0..<20 {
+                        _ = try await client.transition("g-\(writer)", .created("g\(writer)-\(turn)", expectedVersion: UInt64(turn)))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let metrics = String(decoding: try await daemon.client().send(.GET, "/metrics").body, as: UTF8.self)
+        let batches = metrics.split(separator: "\n").first { $0.hasPrefix("ledger_batches_total ") }
+            .flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+        #expect(metrics.contains("ledger_appended_events_total 640"))
+        #expect(batches > 0 && batches < 640, "640 commands in \(batches) batches")
+    }
+}

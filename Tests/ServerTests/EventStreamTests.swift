@@ -1,0 +1,59 @@
+import Foundation
+import Ledger
+import LedgerClient
+import LedgerTestSupport
+import Testing
+
+@Suite struct EventStreamTests {
+    @Test func theLogAsNDJSONFromASeqAndForOneKey() async throws {
+        let daemon = try Daemon()
+        let c = daemon.client()
+        for i in 0..<5 { _ = try await c.transition("a", .created("a\(i)", expectedVersion: UInt64(i))) }
+        for i in 0..<3 { _ = try await c.transition("b", .created("b\(i)", expectedVersion: UInt64(i))) }
+        var all: [LoggedEvent] = []
+        for try await event in c.events(from: 1) { all.append(event) }
+        #expect(all.map(\.event.seq) == Array(1...8))
+        var fromFour: [UInt64] = []
+        for try await event in c.events(from: 4) { fromFour.append(event.event.seq) }
+        #expect(fromFour == [4, 5, 6, 7, 8])
+        var onlyB: [String] = []
+        for try await event in c.events(from: 1, key: "b") { onlyB.append(event.event.sessionId ?? "") }
+        #expect(onlyB == ["b0", "b1", "b2"])
+        // The hashes are the log's chain.
+        #expect(all.map(\.hash) == (try await c.history("a") + c.history("b")).sorted { $0.event.seq < $1.event.seq }.map(\.hash))
+    }
+
+    /// A follower gets the history, then live events as they are committed, in order, without
+    /// gaps or duplicates across the handover.
+    @Test func followReceivesLiveEvents() async throws {
+        let daemon = try Daemon()
+        let c = daemon.client()
+        _ = try await c.transition("k", .created("s0", expectedVersion: 0))
+        let received = Task {
+            var seqs: [UInt64] = []
+            for try await event in c.events(from: 1, follow: true) {
+                seqs.append(event.event.seq)
+                if seqs.count == 21 { break }
+            }
+            return seqs
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        for i in 1...20 { _ = try await c.transition("k", .created("s\(i)", expectedVersion: UInt64(i))) }
+        let seqs = try await received.value
+        #expect(seqs == Array(1...21))
+
+        let keyed = Task {
+            var ids: [String] = []
+            for try await event in c.events(from: 1, key: "only", follow: true) {
+                ids.append(event.event.sessionId ?? "")
+                if ids.count == 2 { break }
+            }
+            return ids
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        _ = try await c.transition("noise", .created("n1", expectedVersion: 0))
+        _ = try await c.transition("only", .created("o1", expectedVersion: 0))
+        _ = try await c.transition("only", .created("o2", expectedVersion: 1))
+        #expect(try await keyed.value == ["o1", "o2"])
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import GRDB
+import Ledger
+import LedgerAPI
+import LedgerClient
+import LedgerTestSupport
+import Synchronization
+import Testing
+
+/// A write ledgerd acknowledged.
+struct Acknowledged: Sendable {
+    var key: String
+    var version: UInt64
+    var session: String
+    var seq: UInt64
+}
+
+@Suite struct LifecycleTests {
+    @Test func aSecondInstanceIsRefusedWhileTheFirstKeepsServing() async throws {
+        let first = try Daemon()
+        _ = try await first.client().transition("k", .created("s1", expectedVersion: 0))
+        let second = try Subprocess.run(Binaries.path("ledgerd"), ["--data-dir", first.dataDirectory, "--socket", first.socketPath])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("another ledgerd (pid \(first.pid)) is using the data directory"))
+        // Same socket, other data directory: refused too, and the live socket is not unlinked.
+        let other = TemporaryDirectory("o")
+        let third = try Subprocess.run(Binaries.path("ledgerd"), ["--data-dir", other.join("data"), "--socket", first.socketPath])
+        #expect(third.status == 1)
+        #expect(third.stderr.contains("the socket \(first.socketPath)"))
+        #expect(FileManager.default.fileExists(atPath: first.socketPath))
+        #expect(try await first.client().session("k").sessionId == "s1")
+    }
+
+    @Test func aStaleSocketLeftByAKillNineIsReplaced() async throws {
+        let first = try Daemon()
+        _ = try await first.client().transition("k", .created("s1", expectedVersion: 0))
+        first.kill9()
+        #expect(FileManager.default.fileExists(atPath: first.socketPath), "kill -9 leaves the socket file behind")
+        let second = try first.restart()
+        #expect(try await second.client().session("k").sessionId == "s1")
+    }
+
+    @Test func aFileThatIsNotASocketIsNeverReplaced() async throws {
+        let directory = TemporaryDirectory("f")
+        FileManager.default.createFile(atPath: directory.join("s.sock"), contents: Data("precious".utf8))
+        #expect(throws: Daemon.DaemonError.self) { try Daemon(directory: directory) }
+        #expect(try String(contentsOfFile: directory.join("s.sock"), encoding: .utf8) == "precious")
+    }
+
+    @Test func theSocketIsCreated0660ByDefault() async throws {
+        let daemon = try Daemon()
+        let attributes = try FileManager.default.attributesOfItem(atPath: daemon.socketPath)
+        #expect((attributes[.posixPermissions] as? Int) == 0o660)
+        let strict = try Daemon(arguments: ["--socket-mode", "0600"])
+        #expect((try FileManager.default.attributesOfItem(atPath: strict.socketPath)[.posixPermissions] as? Int) == 0o600)
+    }
+
+    /// SIGTERM while 16 writers are busy: ledgerd stops accepting, answers what is in flight,
+    /// and exits 0; every write it acknowledged is in the log with the version it was given.
+    @Test func sigtermWithRequestsInFlightLosesNoAnsweredWrite() async throws {
+        let daemon = try Daemon()
+        let acknowledged = Shared<[Acknowledged]>([])
+        let writers = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for writer in 0..<16 {
+                    group.addTask {
+                        let client = LedgerClient(socketPath: daemon.socketPath)
+                        var version: UInt64 = 0
+                        for turn in 0..<10_000 {
+                            let session = "w\(writer)-\(turn)"
+                            guard let outcome = try? await client.transition("sig-\(writer)", .created(session, expectedVersion: version)) else { return }
+                            guard case .accepted(let result) = outcome else { return }
+                            version = result.version
+                            acknowledged.withLock { $0.append(Acknowledged(key: "sig-\(writer)", version: version, session: session, seq: result.seq)) }
+                        }
+                    }
+                }
+            }
+        }
+        // SIGTERM once writes are demonstrably flowing (however loaded the machine is).
+        let deadline = ContinuousClock.now + .seconds(30)
+        while acknowledged.value.count < 200 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let status = try daemon.terminate()
+        await writers.value
+        #expect(status == 0)
+        #expect(daemon.log.contains("stopped cleanly"))
+        let acks = acknowledged.value
+        #expect(acks.count >= 200)
+        let ledger = try Ledger.open(directory: daemon.dataDirectory + "/log", options: LedgerOptions(readOnly: true))
+        try ledger.read { snapshot in
+            for ack in acks {
+                let event = try snapshot.event(ack.seq)
+                #expect(event?.key == ack.key && event?.version == ack.version && event?.sessionId == ack.session, "acknowledged \(ack) missing")
+            }
+        }
+        #expect(try LedgerVerifier.verify(ledger).isValid)
+    }
+
+    @Test func invalidateOnStartEndsEveryLiveSessionAudited() async throws {
+        let first = try Daemon()
+        let c = first.client()
+        _ = try await c.transition("a", .created("S1", expectedVersion: 0, owner: "rt"))
+        _ = try await c.transition("b", .created("S2", expectedVersion: 0))
+        let second = try first.restart(arguments: ["--invalidate-on-start"])
+        let c2 = second.client()
+        #expect(try await c2.session("a").sessionId == nil)
+        #expect(try await c2.session("b").sessionId == nil)
+        let history = try await c2.history("a")
+        #expect(history.last?.event.type == .invalidatedOnBoot)
+        #expect(history.last?.event.reason == "ledgerd started with --invalidate-on-start")
+        #expect(history.last?.event.actor?.pid == second.pid)
+        #expect(second.log.contains("2 live sessions invalidated"))
+    }
+
+    @Test func onlineRebuildAndCheck() async throws {
+        let daemon = try Daemon()
+        let c = daemon.client()
+        for i in 0..<50 { _ = try await c.transition("k\(i % 5)", .created("s\(i)", expectedVersion: UInt64(i / 5))) }
+        let before = try await c.sessions(limit: 100).sessions
+        let report = try await c.rebuildProjection()
+        guard case .object(let object) = report else { Issue.record("\(report)"); return }
+        #expect(object["events"] == .number(JSONNumber(literal: "50")))
+        #expect(try await c.sessions(limit: 100).sessions == before)
+        let check = try await c.checkProjection(full: true)
+        guard case .object(let result) = check else { Issue.record("\(check)"); return }
+        #expect(result["ok"] == .bool(true))
+    }
+
+    /// Someone edits the projection behind ledgerd's back (the manual SQL fix of incident B):
+    /// the next read detects it, ledgerd rebuilds from the log, and the answer is the truth.
+    @Test func aTamperedProjectionIsRepairedWhileServing() async throws {
+        let daemon = try Daemon()
+        let c = daemon.client()
+        _ = try await c.transition("k", .created("S1", expectedVersion: 0))
+        _ = try await c.transition("k", .errored("S1", reason: "boom"))
+        let queue = try DatabaseQueue(path: daemon.dataDirectory + "/projection.sqlite")
+        try await queue.write { db in try db.execute(sql: "UPDATE sessions SET session_id = 'S1', state = 'active' WHERE key = 'k'") }
+        try queue.close()
+        let read = try await c.session("k")
+        #expect(read.sessionId == nil, "the dead session must never be served as current")
+        #expect(read.version == 2)
+        #expect(daemon.log.contains("repairing"))
+        #expect(daemon.log.contains("rebuilt"))
+        let forensics = try FileManager.default.contentsOfDirectory(atPath: daemon.dataDirectory + "/forensics")
+        #expect(forensics.contains { $0.hasSuffix(".sqlite") })
+    }
+}
