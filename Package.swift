@@ -102,8 +102,9 @@ let package = Package(
         .executableTarget(
             name: "ledgerctl",
             dependencies: [
-                "Ledger", "Projections",
+                "Ledger", "Projections", "LedgerAPI", "LedgerClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
         ),
@@ -126,11 +127,19 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Ledger", "Projections", "LedgerAPI", "LedgerServer", "LedgerClient", "LedgerTestSupport",
+                "Ledger", "Projections", "LedgerAPI", "LedgerServer", "LedgerClient", "LedgerTestSupport", "ledgerd",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: [
+                "Ledger", "LedgerAPI", "LedgerClient", "LedgerTestSupport", "ledgerctl",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSwift
         ),

@@ -186,9 +186,10 @@ public final class Projection: Sendable {
         ProjectionHealth.check(pool, ledger: ledger, level: level)
     }
 
-    /// Compares the projection row by row with a fresh fold of the log.
-    public func compareWithLog(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ProjectionMismatch? {
-        try ProjectionComparator.compare(pool, with: ledger, progress: progress)
+    /// Compares the projection row by row with a fresh fold of the log (or with `fold`, one the
+    /// caller already made, when it reaches the projection's checkpoint).
+    public func compareWithLog(fold: (state: LedgerState, seq: UInt64)? = nil, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ProjectionMismatch? {
+        try ProjectionComparator.compare(pool, with: ledger, fold: fold, progress: progress)
     }
 
     /// Builds the next generation from the log (a snapshot of it) without touching the live one.

@@ -48,7 +48,7 @@ enum ProjectionBuilder {
                 var folder = LogFolder(checkpoint: .empty, load: nil, emitsEndedSessions: true)
                 var chunk: [FoldedEvent] = []
                 chunk.reserveCapacity(chunkSize)
-                try ledger.read { snapshot in
+                _ = try ledger.read { snapshot in
                     try snapshot.forEachRecord(through: total) { seq, record in
                         chunk.append(try folder.fold(seq: seq, record: record))
                         if chunk.count == chunkSize {

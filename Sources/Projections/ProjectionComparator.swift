@@ -8,6 +8,12 @@ public struct ProjectionMismatch: Error, Sendable, Hashable, CustomStringConvert
     public var row: String
     public var message: String
 
+    public init(table: String, row: String, message: String) {
+        self.table = table
+        self.row = row
+        self.message = message
+    }
+
     public var description: String { "\(table) row \(row): \(message)" }
 }
 
@@ -16,24 +22,32 @@ public enum ProjectionComparator {
     /// Folds the log (checksums, chain and invariants checked on the way) up to the projection's
     /// checkpoint, inside one read transaction of the projection, and compares every row.
     ///
+    /// - Parameter fold: a fold of the log the caller already has (state and the seq it reaches),
+    ///   used when it reaches exactly the checkpoint instead of folding again.
     /// - Returns: the first mismatch, or nil when the projection equals the fold.
     /// - Throws: ``VerifyProblem`` when the log itself does not verify up to the checkpoint.
-    public static func compare(_ pool: DatabasePool, with ledger: Ledger,
+    public static func compare(_ pool: DatabasePool, with ledger: Ledger, fold: (state: LedgerState, seq: UInt64)? = nil,
                                progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ProjectionMismatch? {
         try pool.read { db in
             let checkpoint = try CheckpointRow.read(db)
-            var checker = ChainChecker()
-            try ledger.read { snapshot in
-                try snapshot.forEachRecord(from: 1, through: checkpoint.seq) { seq, record in
-                    if let problem = checker.check(seq: seq, record: record) { throw problem }
-                    if seq % 65_536 == 0 { progress?(seq, checkpoint.seq) }
-                    return true
+            let state: LedgerState
+            if let fold, fold.seq == checkpoint.seq {
+                state = fold.state
+            } else {
+                var checker = ChainChecker()
+                _ = try ledger.read { snapshot in
+                    try snapshot.forEachRecord(from: 1, through: checkpoint.seq) { seq, record in
+                        if let problem = checker.check(seq: seq, record: record) { throw problem }
+                        if seq % 65_536 == 0 { progress?(seq, checkpoint.seq) }
+                        return true
+                    }
                 }
+                if checker.expected - 1 != checkpoint.seq {
+                    return ProjectionMismatch(table: "checkpoint", row: "\(checkpoint.seq)", message: "the log ends at seq \(checker.expected - 1)")
+                }
+                state = checker.state
             }
-            if checker.expected - 1 != checkpoint.seq {
-                return ProjectionMismatch(table: "checkpoint", row: "\(checkpoint.seq)", message: "the log ends at seq \(checker.expected - 1)")
-            }
-            return try compareState(db, with: checker.state) ?? compareTransitions(db, through: checkpoint.seq, ledger: ledger)
+            return try compareState(db, with: state) ?? compareTransitions(db, through: checkpoint.seq, ledger: ledger)
         }
     }
 

@@ -47,6 +47,12 @@ public enum StoredRecord {
                      storedHash: ChainHash(bytes: UnsafeRawBufferPointer(rebasing: record[(bodyEnd + checksumSize)...]))!)
     }
 
+    /// The chain hash stored at the end of a record (unchecked).
+    public static func storedHash(_ record: UnsafeRawBufferPointer) -> ChainHash {
+        guard record.count >= hashSize else { return .genesis }
+        return ChainHash(bytes: UnsafeRawBufferPointer(rebasing: record[(record.count - hashSize)...])) ?? .genesis
+    }
+
     /// Checks a record's checksum and decodes its event. The chain link is not checked here:
     /// that needs the previous hash (see ``LedgerVerifier``).
     public static func decode(_ record: UnsafeRawBufferPointer) throws(DecodingError) -> (event: Event, hash: ChainHash) {

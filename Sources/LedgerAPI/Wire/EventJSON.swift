@@ -4,7 +4,8 @@ import Ledger
 /// `{"seq","key","version","type","sessionId","reportedSessionId","supersedes","owner","epoch",
 /// "environment","reason","actor":{"uid","gid","pid"},"time","hash"}`.
 public enum EventJSON {
-    public static func write(_ logged: LoggedEvent, into w: inout JSONWriter) {
+    /// - Parameter record: the stored record, base64-encoded into a `record` member (exports).
+    public static func write(_ logged: LoggedEvent, into w: inout JSONWriter, record: String? = nil) {
         let event = logged.event
         w.beginObject()
         w.key("seq"); w.value(event.seq)
@@ -30,6 +31,7 @@ public enum EventJSON {
         }
         w.key("time"); w.value(Timestamp.format(event.time))
         w.key("hash"); w.value(logged.hash.hex)
+        if let record { w.key("record"); w.value(record) }
         w.endObject()
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,35 +11,14 @@ public struct StartupError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// An exclusive `flock` held for the life of the process, so that a second ledgerd on the same
-/// data directory (or socket) exits with a clear message instead of stealing it. The lock file
-/// holds the owner's pid, for that message. The kernel drops the lock if the process dies, so a
-/// kill -9 never leaves it stale.
-public final class InstanceLock: Sendable {
-    public let path: String
-    private let descriptor: Int32
-
-    /// Takes the lock or throws, naming the process that holds it.
-    public init(path: String, what: String) throws {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw StartupError("cannot open \(path): \(String(cString: strerror(errno)))")
+extension InstanceLock {
+    /// Takes the lock for ledgerd, or fails with a message naming the holder.
+    static func forDaemon(path: String, what: String) throws -> InstanceLock {
+        do {
+            return try InstanceLock(path: path)
+        } catch let busy as InstanceLock.Busy {
+            throw StartupError("another ledgerd\(busy.holder.map { " (pid \($0))" } ?? "") is using \(what); refusing to start")
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-            close(fd)
-            throw StartupError("another ledgerd\(holder.map { " (pid \($0))" } ?? "") is using \(what); refusing to start")
-        }
-        ftruncate(fd, 0)
-        let pid = "\(getpid())\n"
-        _ = pid.withCString { write(fd, $0, strlen($0)) }
-        self.path = path
-        descriptor = fd
-    }
-
-    deinit {
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
     }
 }
 

@@ -28,8 +28,8 @@ public final class LedgerDaemon: Service, Sendable {
 
         // Locks first: a second instance must fail before it touches the socket path.
         mkdir(c.dataDirectory, 0o700)
-        let dataLock = try InstanceLock(path: c.dataDirectory + "/ledgerd.lock", what: "the data directory \(c.dataDirectory)")
-        let socketLock = try InstanceLock(path: c.socketPath + ".lock", what: "the socket \(c.socketPath)")
+        let dataLock = try InstanceLock.forDaemon(path: c.dataDirectory + "/ledgerd.lock", what: "the data directory \(c.dataDirectory)")
+        let socketLock = try InstanceLock.forDaemon(path: c.socketPath + ".lock", what: "the socket \(c.socketPath)")
         try SocketPath.prepare(c.socketPath)
 
         let ledger = try Ledger.open(directory: c.logDirectory, options: LedgerOptions(initialMapSize: c.initialMapSize))
