@@ -111,9 +111,13 @@ let package = Package(
         .executableTarget(
             name: "ledger-bench",
             dependencies: [
-                "Ledger", "Projections",
+                "Ledger", "Projections", "LedgerAPI", "LedgerClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
         ),

@@ -40,6 +40,15 @@ struct LedgerdCommand: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes. [env: LEDGERD_MAX_BODY]")
     var maxBody: Int = env("LEDGERD_MAX_BODY").flatMap { Int($0) } ?? 64 * 1024
 
+    @Option(help: "Largest request head (request line and headers) in bytes. [env: LEDGERD_MAX_HEAD]")
+    var maxHead: Int = env("LEDGERD_MAX_HEAD").flatMap { Int($0) } ?? 16 * 1024
+
+    @Option(help: "Seconds a graceful shutdown waits for requests in flight. [env: LEDGERD_SHUTDOWN_GRACE]")
+    var shutdownGrace: Int = env("LEDGERD_SHUTDOWN_GRACE").flatMap { Int($0) } ?? 10
+
+    @Option(help: "SQLite reader connections. [env: LEDGERD_READERS]")
+    var readers: Int = env("LEDGERD_READERS").flatMap { Int($0) } ?? 8
+
     @Option(help: "Commands per durable commit at most. [env: LEDGERD_MAX_BATCH]")
     var maxBatch: Int = env("LEDGERD_MAX_BATCH").flatMap { Int($0) } ?? 1_024
 
@@ -64,7 +73,8 @@ struct LedgerdCommand: AsyncParsableCommand {
     func validate() throws {
         guard socket.utf8.count <= 103 else { throw ValidationError("--socket is \(socket.utf8.count) bytes; Unix socket paths are limited to 103") }
         guard UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) == true else { throw ValidationError("--socket-mode must be an octal mode such as 0660") }
-        guard maxBody > 0, maxBatch > 0, idleTimeout > 0, requestTimeout > 0, maxConnections > 0, threads > 0, mapSizeMb > 0 else {
+        guard maxBody > 0, maxHead > 0, maxBatch > 0, idleTimeout > 0, requestTimeout > 0, maxConnections > 0, threads > 0,
+              mapSizeMb > 0, shutdownGrace >= 0, readers > 0 else {
             throw ValidationError("sizes, counts and timeouts must be positive")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
@@ -86,6 +96,9 @@ struct LedgerdCommand: AsyncParsableCommand {
         configuration.allowedUIDs = allowUid.isEmpty ? nil : Set(allowUid)
         configuration.invalidateOnStart = invalidateOnStart
         configuration.maxBodyBytes = maxBody
+        configuration.maxHeadBytes = maxHead
+        configuration.shutdownGrace = .seconds(Int64(shutdownGrace))
+        configuration.readers = readers
         configuration.maxBatch = maxBatch
         configuration.idleTimeout = .seconds(Int64(idleTimeout))
         configuration.requestTimeout = .seconds(Int64(requestTimeout))

@@ -284,6 +284,8 @@ import Testing
         (TransitionRequest(kind: .created, sessionId: "S", expectedVersion: 0, environment: RuntimeEnvironment(cwd: "")), "environment.cwd"),
         (TransitionRequest(kind: .cleared, reason: String(repeating: "r", count: 1025)), "reason"),
         (TransitionRequest(kind: .cleared, reason: "nul\u{0}"), "reason"),
+        (TransitionRequest(kind: .cleared, owner: "o", epoch: 1), "epoch"),
+        (TransitionRequest(kind: .errored, sessionId: "S", owner: "o", epoch: 1), "epoch"),
     ])
     func invalidRequestsNameTheField(request: TransitionRequest, field: String) throws {
         let f = try LedgerFixture()

@@ -132,6 +132,19 @@ import Testing
         #expect(badCursor.status == 400)
     }
 
+    /// Found in review: limit=0 used to crash the daemon. Out-of-range limits are 400s now.
+    @Test func historyLimitsOutOfRangeAre400AndTheDaemonLivesOn() async throws {
+        let daemon = try Daemon()
+        let client = daemon.client()
+        _ = try await client.transition("k", .created("s1", expectedVersion: 0))
+        for limit in ["0", "10001", "-1", "x"] {
+            let reply = try await client.send(.GET, "/v1/sessions/k/history?limit=\(limit)")
+            #expect(reply.status == 400, "limit=\(limit)")
+        }
+        #expect(daemon.isRunning)
+        #expect(try await client.history("k", limit: 1).count == 1)
+    }
+
     @Test func unknownRoutesAndWrongMethodsAnswerJSON() async throws {
         let daemon = try Daemon()
         let client = daemon.client()

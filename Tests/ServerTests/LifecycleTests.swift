@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import GRDB
 import Ledger
 import LedgerAPI
@@ -42,9 +45,37 @@ struct Acknowledged: Sendable {
 
     @Test func aFileThatIsNotASocketIsNeverReplaced() async throws {
         let directory = TemporaryDirectory("f")
-        FileManager.default.createFile(atPath: directory.join("s.sock"), contents: Data("precious".utf8))
+        _ = FileManager.default.createFile(atPath: directory.join("s.sock"), contents: Data("precious".utf8))
         #expect(throws: Daemon.DaemonError.self) { try Daemon(directory: directory) }
         #expect(try String(contentsOfFile: directory.join("s.sock"), encoding: .utf8) == "precious")
+    }
+
+    /// Over the connection limit a client gets a JSON 503 and is closed at once; the daemon keeps
+    /// no descriptor for it (found in review: it used to keep them open).
+    @Test func connectionsOverTheLimitAreRefusedAndReleased() async throws {
+        let daemon = try Daemon(arguments: ["--max-connections", "2"])
+        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/fd").count) ?? -1 }
+        // Hold the two allowed connections, and make sure they are live (a readiness probe
+        // still being closed would otherwise count against the limit for a moment).
+        var held: [RawConnection] = []
+        while held.count < 2 {
+            let connection = RawConnection(daemon.socketPath)
+            if connection.exchange("GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").hasPrefix("HTTP/1.1 200") {
+                held.append(connection)
+            } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        let baseline = descriptors()
+        for _ in 0..<5 {
+            let extra = RawConnection(daemon.socketPath)
+            let answer = extra.readAll()
+            #expect(answer.hasPrefix("HTTP/1.1 503"), "\(answer)")
+            #expect(answer.contains("too_many_connections"))
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(descriptors() == baseline)
+        withExtendedLifetime(held) {}
     }
 
     @Test func theSocketIsCreated0660ByDefault() async throws {
@@ -146,4 +177,61 @@ struct Acknowledged: Sendable {
         let forensics = try FileManager.default.contentsOfDirectory(atPath: daemon.dataDirectory + "/forensics")
         #expect(forensics.contains { $0.hasSuffix(".sqlite") })
     }
+}
+
+/// A plain socket connection for tests that look below HTTP.
+final class RawConnection {
+    let fd: Int32
+
+    init(_ path: String) {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: path.utf8)
+            buffer[path.utf8.count] = 0
+        }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func send(_ text: String) {
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+    }
+
+    /// Sends a request and reads one complete answer (head and content-length body).
+    func exchange(_ request: String) -> String {
+        send(request)
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let text = String(decoding: data, as: UTF8.self)
+            if let split = text.range(of: "\r\n\r\n") {
+                let head = text[..<split.lowerBound].lowercased()
+                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                    .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                if text.utf8.count - text.utf8.distance(from: text.startIndex, to: split.upperBound) >= length { return text }
+            }
+            let count = read(fd, &buffer, buffer.count)
+            if count <= 0 { return text }
+            data += buffer[..<count]
+        }
+    }
+
+    /// Everything the peer sends until it closes (or 5 s pass).
+    func readAll() -> String {
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            if count <= 0 { break }
+            data += buffer[..<count]
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    deinit { close(fd) }
 }

@@ -18,8 +18,11 @@ public enum TransitionKind: String, Sendable, CaseIterable, Hashable {
 /// |---------|-----------|-----------------|-------|
 /// | created | required  | required        | owner, epoch, environment, reason |
 /// | resumed | required  | required        | owner + epoch as a fence, reason |
-/// | errored | required  | ignored         | reason, reportedSessionId |
-/// | cleared | optional (compare-and-clear) | optional | reason |
+/// | errored | required  | ignored         | reason, reportedSessionId, owner (recorded) |
+/// | cleared | optional (compare-and-clear) | optional | reason, owner (recorded) |
+///
+/// A created session belongs to the owner it names (nil: to none, so only ledgerd's
+/// `--invalidate-on-start` ends it at a boot); a later created without an owner replaces that.
 public struct TransitionRequest: Sendable, Hashable {
     public var kind: TransitionKind
     public var sessionId: String?

@@ -18,7 +18,8 @@ public struct Event: Sendable, Hashable {
     /// created: the session this one replaced, dead from now on.
     public var supersedes: String?
     public var owner: String?
-    /// created: the owner's epoch the session belongs to; owner_booted: the new epoch;
+    /// created: the owner's epoch the session belongs to; resumed: the epoch the writer named
+    /// (checked against the owner's current one); owner_booted: the new epoch;
     /// invalidated_on_boot: the epoch of the boot that invalidated it.
     public var epoch: UInt64?
     public var environment: RuntimeEnvironment?

@@ -80,6 +80,10 @@ extension SessionMachine {
         if request.epoch != nil && request.owner == nil {
             return .invalid("epoch", "needs an owner")
         }
+        if request.epoch != nil && (request.kind == .errored || request.kind == .cleared) {
+            // Ending a session is always safe, so nothing would check it: refuse rather than ignore.
+            return .invalid("epoch", "is only checked for created and resumed (got \(kind))")
+        }
         if let id = request.sessionId, let problem = InputLimits.checkIdentifier(id, field: "sessionId") { return problem }
         if let id = request.reportedSessionId, let problem = InputLimits.checkIdentifier(id, field: "reportedSessionId") { return problem }
         if let owner = request.owner, let problem = InputLimits.checkIdentifier(owner, field: "owner") { return problem }

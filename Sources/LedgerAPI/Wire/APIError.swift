@@ -42,10 +42,6 @@ public struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
         APIError(status: 507, code: "disk_full", message: "the ledger cannot grow: \(detail); nothing was written, reads still work")
     }
 
-    public static func unavailable(_ detail: String) -> APIError {
-        APIError(status: 503, code: "unavailable", message: detail)
-    }
-
     public static func `internal`(_ detail: String) -> APIError {
         APIError(status: 500, code: "internal_error", message: detail)
     }

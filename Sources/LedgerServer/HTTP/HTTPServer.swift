@@ -31,10 +31,11 @@ final class HTTPServer: Sendable {
             .serverChannelOption(.backlog, value: 4_096)
             .childChannelInitializer { channel in
                 guard registry.add(channel, limit: configuration.maxConnections) else {
-                    var buffer = channel.allocator.buffer(capacity: 200)
-                    let body = #"{"error":{"code":"too_many_connections","message":"ledgerd holds its maximum number of connections; retry"}}"#
-                    buffer.writeString("HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)")
-                    return channel.writeAndFlush(buffer).flatMap { channel.close() }
+                    // Answer once the channel is active (writing from the initializer is too
+                    // early), then close it: the descriptor is released at once.
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(RefuseConnectionHandler())
+                    }
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     let requestGuard = RequestGuard(requestTimeout: configuration.requestTimeout, maxHeadBytes: configuration.maxHeadBytes)
@@ -81,4 +82,19 @@ final class HTTPServer: Sendable {
             registry.closeAll()
         }
     }
+}
+
+/// Answers 503 too_many_connections and closes: the connection limit is reached.
+final class RefuseConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelActive(context: ChannelHandlerContext) {
+        let body = #"{"error":{"code":"too_many_connections","message":"ledgerd holds its maximum number of connections; retry shortly"}}"#
+        var buffer = context.channel.allocator.buffer(capacity: 200)
+        buffer.writeString("HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)")
+        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }

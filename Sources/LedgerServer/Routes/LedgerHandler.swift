@@ -32,16 +32,25 @@ public final class LedgerHandler: Sendable {
         self.logger = logger
     }
 
-    /// A name for each route, for the request latency metric.
+    /// A name for each route, for the request latency metric. Unknown paths share one label, so
+    /// clients cannot create metric series at will.
     static func routeName(_ request: APIRequest) -> String {
         let segments = (try? RequestTarget(request.uri).segments) ?? []
-        switch (segments.first, segments.count) {
-        case ("v1", 2): return "/v1/" + segments[1]
-        case ("v1", 3) where segments[1] == "sessions": return "/v1/sessions/{key}"
-        case ("v1", 4) where segments[1] == "sessions": return "/v1/sessions/{key}/" + segments[3]
-        case ("v1", 4) where segments[1] == "owners": return "/v1/owners/{owner}/boot"
-        case ("v1", _): return "/v1/" + segments.dropFirst().joined(separator: "/")
-        default: return "/" + segments.joined(separator: "/")
+        switch segments.count {
+        case 1 where segments[0] == "healthz" || segments[0] == "metrics":
+            return "/" + segments[0]
+        case 2 where segments[0] == "v1" && ["status", "sessions", "events"].contains(segments[1]):
+            return "/v1/" + segments[1]
+        case 3 where segments[0] == "v1" && segments[1] == "sessions":
+            return "/v1/sessions/{key}"
+        case 3 where segments[0] == "v1" && segments[1] == "admin" && ["rebuild", "check"].contains(segments[2]):
+            return "/v1/admin/" + segments[2]
+        case 4 where segments[0] == "v1" && segments[1] == "sessions" && ["history", "transitions"].contains(segments[3]):
+            return "/v1/sessions/{key}/" + segments[3]
+        case 4 where segments[0] == "v1" && segments[1] == "owners" && segments[3] == "boot":
+            return "/v1/owners/{owner}/boot"
+        default:
+            return "other"
         }
     }
 
@@ -99,6 +108,9 @@ public final class LedgerHandler: Sendable {
                 return .future(try boot(owner: s[2], request, on: eventLoop))
             case 3 where s[0] == "v1" && s[1] == "admin" && s[2] == "rebuild":
                 try allow(.POST)
+                if let body = request.body, body.readableBytes > 0 {
+                    try FieldReader(try parseBody(request), name: "body").finish()  // takes no fields
+                }
                 return .future(rebuild(on: eventLoop))
             case 3 where s[0] == "v1" && s[1] == "admin" && s[2] == "check":
                 try allow(.POST)
@@ -150,7 +162,8 @@ public final class LedgerHandler: Sendable {
     }
 
     private func history(key: String, _ target: RequestTarget) throws -> APIResponse {
-        let limit = Int(min(try target.count("limit") ?? 1_000, 10_000))
+        let limit = Int(try target.count("limit") ?? 1_000)
+        guard (1...10_000).contains(limit) else { throw APIError.invalid("limit", "must be between 1 and 10000") }
         let events = try projection.read { try $0.history(key: key, after: try target.count("after") ?? 0, limit: limit + 1) }
         var w = JSONWriter(capacity: 64 + events.count * 400)
         w.beginObject()
@@ -172,7 +185,7 @@ public final class LedgerHandler: Sendable {
         }
         let owner = target.query["owner"].flatMap { $0.isEmpty ? nil : $0 }
         let after = target.query["after"].flatMap { $0.isEmpty ? nil : $0 }
-        if let after, !ProjectionQueries.isValidCursor(after) { throw APIError.invalid("after", "is not a cursor this server issued") }
+        if let after, !ProjectionQueries.isValidCursor(after) { throw APIError.invalid("after", "is not a valid cursor (use the \"next\" value of the previous page)") }
         let limit = Int(try target.count("limit") ?? 100)
         guard (1...1_000).contains(limit) else { throw APIError.invalid("limit", "must be between 1 and 1000") }
         let page = try projection.read { try $0.sessions(owner: owner, state: state, after: after, limit: limit) }

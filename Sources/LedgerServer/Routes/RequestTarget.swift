@@ -67,7 +67,8 @@ struct RequestTarget {
         return value
     }
 
-    /// A boolean query parameter (`true`/`false`/`1`/`0`), or nil when absent.
+    /// A boolean query parameter, or nil when absent: `true`, `1`, `yes` or a bare `?name` are
+    /// true; `false`, `0`, `no` are false.
     func flag(_ name: String) throws(APIError) -> Bool? {
         guard let text = query[name] else { return nil }
         switch text.lowercased() {

@@ -1,0 +1,57 @@
+import Ledger
+import LedgerAPI
+import NIOCore
+
+/// The turn mix on keys this connection alone writes, so it always knows their state and every
+/// command is accepted (as when each conversation is handled by one worker at a time).
+final class TurnMixSource: RequestSource {
+    private var mix: TurnMix
+    private var last: (index: Int, request: TransitionRequest)?
+    private(set) var conflicts = 0
+
+    init(connection: Int, keys: Int, seed: UInt64) {
+        mix = TurnMix(keys: max(1, keys), prefix: "c\(connection)", seed: seed &+ UInt64(connection))
+    }
+
+    func next() -> [UInt8] {
+        let (index, key, request) = mix.next()
+        last = (index, request)
+        return RawRequest.make("POST", "/v1/sessions/\(key)/transitions", body: TransitionBody.encode(request))
+    }
+
+    func answered(status: Int, body: ByteBuffer) {
+        guard let (index, request) = last else { return }
+        let state = mix.keys[index]
+        if status == 200 {
+            switch request.kind {
+            case .created: mix.observe(index, version: state.version + 1, session: request.sessionId)
+            case .resumed: mix.observe(index, version: state.version + 1, session: state.session)
+            case .errored, .cleared: mix.observe(index, version: state.version + 1, session: nil)
+            }
+        } else {
+            conflicts += 1
+            // Resynchronise from the answer's current state (never expected with owned keys).
+            if let value = try? JSONParser.parse(Array(body.readableBytesView)), case .object(let object) = value,
+               let session = object["session"], let current = try? SessionJSON.read(session) {
+                mix.observe(index, version: current.version, session: current.sessionId)
+            }
+        }
+    }
+}
+
+/// `GET /v1/sessions/{key}` on random keys of a populated ledger.
+final class ReadSource: RequestSource {
+    private let keys: [String]
+    private var random: SplitMix64
+
+    init(keys: [String], seed: UInt64) {
+        self.keys = keys
+        random = SplitMix64(seed: seed)
+    }
+
+    func next() -> [UInt8] {
+        RawRequest.make("GET", "/v1/sessions/\(keys[Int(random.next() % UInt64(keys.count))])")
+    }
+
+    func answered(status: Int, body: ByteBuffer) {}
+}
