@@ -23,10 +23,14 @@ public final class Projection: Sendable {
     private let logger: Logger
     private let readers: Int
     private let live: Mutex<LiveGeneration>
+    /// The checkpoint seq as of the last write: the writer's own knowledge, read without SQLite.
+    private let appliedSeq = Atomic<UInt64>(0)
 
     struct LiveGeneration: Sendable {
         var generation: Int
         var pool: DatabasePool
+        /// Checkpoints this generation's WAL (writable projections only).
+        var checkpointer: WALCheckpointer?
     }
 
     private init(files: ProjectionFiles, ledger: Ledger, logger: Logger, readers: Int, readOnly: Bool, live: LiveGeneration) {
@@ -36,6 +40,10 @@ public final class Projection: Sendable {
         self.readers = readers
         self.isReadOnly = readOnly
         self.live = Mutex(live)
+    }
+
+    deinit {
+        live.withLock { $0.checkpointer }?.stop()
     }
 
     /// Opens the projection in `directory`, repairing and catching up as needed.
@@ -59,7 +67,8 @@ public final class Projection: Sendable {
                 damage = ProjectionHealth.check(pool, ledger: ledger, level: check)
                 if damage == nil {
                     try ProjectionSchema.migrator.migrate(pool)
-                    opened = LiveGeneration(generation: generation, pool: pool)
+                    opened = LiveGeneration(generation: generation, pool: pool,
+                                            checkpointer: try WALCheckpointer(path: files.path(ofGeneration: generation), logger: logger))
                 }
             } catch {
                 damage = ProjectionDamage(.damaged, "SQLite cannot open it: \(error)")
@@ -74,7 +83,8 @@ public final class Projection: Sendable {
             let prepared = try ProjectionBuilder.build(files, generation: files.nextGeneration(), ledger: ledger, progress: nil)
             try files.makeLive(prepared.report.generation)
             opened = LiveGeneration(generation: prepared.report.generation,
-                                    pool: try ProjectionDatabase.openPool(path: files.livePath, readers: readers))
+                                    pool: try ProjectionDatabase.openPool(path: files.livePath, readers: readers),
+                                    checkpointer: try WALCheckpointer(path: files.path(ofGeneration: prepared.report.generation), logger: logger))
             if let damage {
                 let kept = setAside.map { "moved to \($0); " } ?? ""
                 logger.error("projection \(damage.kind.rawValue): \(damage.reason); \(kept)rebuilt \(prepared.report.events) events from the log in \(format(prepared.report.seconds)) s as generation \(prepared.report.generation)")
@@ -83,6 +93,7 @@ public final class Projection: Sendable {
         let projection = Projection(files: files, ledger: ledger, logger: logger, readers: readers, readOnly: false, live: opened!)
         projection.removeOtherGenerations()
         try projection.catchUp()
+        projection.appliedSeq.store(try projection.checkpoint().seq, ordering: .releasing)
         return projection
     }
 
@@ -95,7 +106,7 @@ public final class Projection: Sendable {
         }
         let pool = try ProjectionDatabase.openPool(path: files.livePath, readOnly: true, readers: 2)
         return Projection(files: files, ledger: ledger, logger: logger, readers: 2, readOnly: true,
-                          live: LiveGeneration(generation: generation, pool: pool))
+                          live: LiveGeneration(generation: generation, pool: pool, checkpointer: nil))
     }
 
     /// The generation the projection serves from.
@@ -127,6 +138,9 @@ public final class Projection: Sendable {
         try read { try $0.checkpoint() }
     }
 
+    /// The seq the writer last brought the projection to (no SQLite read).
+    public var appliedThrough: UInt64 { appliedSeq.load(ordering: .acquiring) }
+
     // MARK: Writing
 
     /// Applies events just committed to the log, in one SQLite transaction.
@@ -137,15 +151,32 @@ public final class Projection: Sendable {
     public func apply(_ events: [CommittedEvent]) throws {
         guard !events.isEmpty else { return }
         do {
-            try pool.write { db in
+            let reached = try pool.write { db -> UInt64 in
                 var projector = try Projector(db: db)
                 for committed in events {
                     try committed.stored.withUnsafeBytes { try projector.apply(seq: committed.event.seq, record: $0) }
                 }
                 try projector.finish()
+                return projector.checkpoint.seq
             }
+            appliedSeq.store(reached, ordering: .releasing)
         } catch {
             throw Self.classify(error)
+        }
+    }
+
+    /// Brings the projection up to `events`, which were just committed to the log: events the
+    /// checkpoint already covers (a rebuild or repair caught up past them) are skipped, a gap is
+    /// filled from the log, the rest is applied in one transaction.
+    public func applyCommitted(_ events: [CommittedEvent]) throws {
+        guard let last = events.last?.event.seq else { return }
+        let checkpoint = appliedSeq.load(ordering: .acquiring)
+        if last <= checkpoint { return }
+        let pending = events.drop { $0.event.seq <= checkpoint }
+        if pending.first?.event.seq == checkpoint + 1 {
+            try apply(Array(pending))
+        } else {
+            try catchUp()
         }
     }
 
@@ -159,6 +190,7 @@ public final class Projection: Sendable {
 
     private func catchUp(pool: DatabasePool, batchSize: Int = 16_384) throws -> UInt64 {
         var applied: UInt64 = 0
+        defer { if pool === self.pool, let seq = try? pool.read({ try CheckpointRow.read($0).seq }) { appliedSeq.store(seq, ordering: .releasing) } }
         while true {
             let done: Bool = try pool.write { db in
                 var projector = try Projector(db: db)
@@ -210,10 +242,13 @@ public final class Projection: Sendable {
         report.events += try catchUp(pool: pool)
         report.checkpoint = try pool.read { try CheckpointRow.read($0) }
         try files.makeLive(generation)
-        let old = live.withLock { live in
-            defer { live = LiveGeneration(generation: generation, pool: pool) }
-            return live.generation
+        let checkpointer = try WALCheckpointer(path: files.path(ofGeneration: generation), logger: logger)
+        let (old, oldCheckpointer) = live.withLock { live in
+            defer { live = LiveGeneration(generation: generation, pool: pool, checkpointer: checkpointer) }
+            return (live.generation, live.checkpointer)
         }
+        oldCheckpointer?.stop()
+        appliedSeq.store(report.checkpoint.seq, ordering: .releasing)
         if let label {
             report.setAside = try files.setAside(generation: old, label: label)
         } else {
@@ -238,8 +273,10 @@ public final class Projection: Sendable {
         return report
     }
 
-    /// Closes the SQLite connections (the last writes are already committed).
+    /// Checkpoints the WAL and closes the SQLite connections (the last writes are committed).
     public func close() {
+        let (pool, checkpointer) = live.withLock { ($0.pool, $0.checkpointer) }
+        checkpointer?.stop()
         try? pool.close()
     }
 

@@ -17,7 +17,13 @@ enum ProjectionDatabase {
         configuration.foreignKeysEnabled = false
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            if !readOnly { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            if !readOnly && !db.configuration.readonly {
+                // The writer: its pages stay cached between batches, and checkpoints happen on
+                // the WALCheckpointer's thread, not inside a commit.
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                try db.execute(sql: "PRAGMA cache_size = -32768")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            }
         }
         return try DatabasePool(path: path, configuration: configuration)
     }

@@ -9,8 +9,9 @@ final class TurnMixSource: RequestSource {
     private var last: (index: Int, request: TransitionRequest)?
     private(set) var conflicts = 0
 
-    init(connection: Int, keys: Int, seed: UInt64) {
-        mix = TurnMix(keys: max(1, keys), prefix: "c\(connection)", seed: seed &+ UInt64(connection))
+    /// - Parameter run: distinguishes this run's keys from earlier runs on the same ledgerd.
+    init(connection: Int, run: UInt64, keys: Int, seed: UInt64) {
+        mix = TurnMix(keys: max(1, keys), prefix: "r\(run % 100_000)c\(connection)", seed: seed &+ UInt64(connection))
     }
 
     func next() -> [UInt8] {

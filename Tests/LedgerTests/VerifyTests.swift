@@ -118,7 +118,7 @@ import Testing
         var conversation = try f.conversation("k2")
         conversation.sessionId = "s2"  // the dead one
         try damage(f) { txn, layout in
-            try txn.put(layout.conversations, key: Array("k2".utf8), value: StateCodec.encode(conversation))
+            try txn.put(layout.conversations, key: LedgerLayout.stateKey("k2"), value: StateCodec.encode(conversation))
         }
         let report = try LedgerVerifier.verify(f.ledger)
         #expect(report.problem?.kind == .headState)

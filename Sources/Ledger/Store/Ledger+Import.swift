@@ -51,9 +51,8 @@ extension Ledger {
                 } catch {
                     throw refuse(.invariant, error.description)
                 }
-                let seqKey = LedgerLayout.seqKey(event.seq)
-                try txn.put(layout.events, key: seqKey, value: record, append: true)
-                if let key = event.key { try txn.put(layout.byKey, key: Array(key.utf8), value: seqKey, append: true) }
+                try txn.put(layout.events, key: LedgerLayout.seqKey(event.seq), value: record, append: true)
+                try layout.index(event, in: txn)
                 try layout.saveChanges(from: before, to: after, in: txn)
                 head = LedgerHead(seq: event.seq, hash: hash, time: event.time)
                 imported += 1

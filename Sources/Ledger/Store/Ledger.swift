@@ -34,6 +34,12 @@ public struct CommittedEvent: Sendable, Hashable {
     public var event: Event
     public var stored: [UInt8]
     public var hash: ChainHash
+
+    public init(event: Event, stored: [UInt8], hash: ChainHash) {
+        self.event = event
+        self.stored = stored
+        self.hash = hash
+    }
 }
 
 /// What became of one command of a batch.
@@ -174,11 +180,8 @@ public final class Ledger: Sendable {
                         continue
                     }
                     for committed in sealed {
-                        let seqKey = LedgerLayout.seqKey(committed.event.seq)
-                        try txn.put(layout.events, key: seqKey, value: committed.stored, append: true)
-                        if let key = committed.event.key {
-                            try txn.put(layout.byKey, key: Array(key.utf8), value: seqKey, append: true)
-                        }
+                        try txn.put(layout.events, key: LedgerLayout.seqKey(committed.event.seq), value: committed.stored, append: true)
+                        try layout.index(committed.event, in: txn)
                     }
                     try layout.saveChanges(from: slice, to: after, in: txn)
                     outcomes.append(.accepted(events: events.count..<(events.count + sealed.count),

@@ -1,9 +1,9 @@
-/// Reading and writing the head state (conversations, session records, owners, the live index)
-/// inside a transaction: how a ``LedgerState`` slice is loaded before the state machine runs
-/// and written back after.
+/// Reading and writing the head state (conversations, their event index, session records,
+/// owners, the live index) inside a transaction: how a ``LedgerState`` slice is loaded before the
+/// state machine runs and written back after.
 extension LedgerLayout {
     func conversation(_ key: String, in txn: borrowing LMDBTransaction) throws -> ConversationState? {
-        guard let bytes = try txn.get(conversations, key: Array(key.utf8)) else { return nil }
+        guard let bytes = try txn.get(conversations, key: LedgerLayout.stateKey(key)) else { return nil }
         return try StateCodec.decodeConversation(key: key, bytes)
     }
 
@@ -22,27 +22,39 @@ extension LedgerLayout {
         return try LedgerHead.decode(bytes)
     }
 
-    /// Keys of conversations with a current session owned by `owner`; with `owner` nil, of all.
+    /// Keys of conversations with a current session owned by `owner` (candidates: callers filter
+    /// by the loaded conversation's owner); with `owner` nil, of every live conversation.
     func liveKeys(owner: String?, in txn: borrowing LMDBTransaction) throws -> [String] {
-        let indexKey = owner.map { LedgerLayout.liveKey(owner: $0) }
+        let prefix = owner.map { LedgerLayout.livePrefix(owner: $0) } ?? []
         return try txn.withCursor(live) { cursor in
             var keys: [String] = []
-            var entry: LMDBCursor.Entry?
-            if let indexKey {
-                entry = try cursor.seek(exactly: indexKey)
-            } else {
-                entry = try cursor.first()
-            }
-            while let current = entry {
-                keys.append(String(decoding: current.value, as: UTF8.self))
-                if indexKey == nil {
-                    entry = try cursor.next()
-                } else {
-                    entry = try cursor.nextDuplicate()
-                }
+            var entry = prefix.isEmpty ? try cursor.first() : try cursor.seek(atLeast: prefix)
+            while let current = entry, current.key.starts(with: prefix) {
+                if let key = LedgerLayout.liveEntryKey(current.key) { keys.append(key) }
+                entry = try cursor.next()
             }
             return keys
         }
+    }
+
+    /// Seqs of a conversation's events from seq `from`, in order.
+    func seqs(forKey key: String, from: UInt64, in txn: borrowing LMDBTransaction) throws -> [UInt64] {
+        let prefix = LedgerLayout.indexPrefix(key)
+        return try txn.withCursor(conversations) { cursor in
+            var seqs: [UInt64] = []
+            var entry = try cursor.seek(atLeast: prefix + LedgerLayout.seqKey(from))
+            while let current = entry, current.key.count == prefix.count + 8, current.key.starts(with: prefix) {
+                if let seq = LedgerLayout.seq(fromKey: UnsafeRawBufferPointer(rebasing: current.key[prefix.count...])) { seqs.append(seq) }
+                entry = try cursor.next()
+            }
+            return seqs
+        }
+    }
+
+    /// Records an appended event in its conversation's index.
+    func index(_ event: Event, in txn: borrowing LMDBTransaction) throws {
+        guard let key = event.key else { return }
+        try txn.put(conversations, key: LedgerLayout.indexKey(key, event.seq), value: [])
     }
 
     /// Loads everything `needs` names, plus the record of every loaded conversation's session.
@@ -67,14 +79,13 @@ extension LedgerLayout {
     /// Writes back what changed between `before` and `after`, keeping the live index in step.
     func saveChanges(from before: LedgerState, to after: LedgerState, in txn: borrowing LMDBTransaction) throws {
         for (key, conversation) in after.conversations where before.conversations[key] != conversation {
-            let keyBytes = Array(key.utf8)
-            try txn.put(conversations, key: keyBytes, value: StateCodec.encode(conversation))
+            try txn.put(conversations, key: LedgerLayout.stateKey(key), value: StateCodec.encode(conversation))
             let old = before.conversations[key]
-            let wasLive = old?.isActive == true ? LedgerLayout.liveKey(owner: old?.owner) : nil
-            let isLive = conversation.isActive ? LedgerLayout.liveKey(owner: conversation.owner) : nil
+            let wasLive = old?.isActive == true ? LedgerLayout.liveKey(owner: old?.owner, key: key) : nil
+            let isLive = conversation.isActive ? LedgerLayout.liveKey(owner: conversation.owner, key: key) : nil
             if wasLive != isLive {
-                if let wasLive { try txn.delete(live, key: wasLive, value: keyBytes) }
-                if let isLive { try txn.put(live, key: isLive, value: keyBytes) }
+                if let wasLive { try txn.delete(live, key: wasLive) }
+                if let isLive { try txn.put(live, key: isLive, value: []) }
             }
         }
         for (id, record) in after.sessions where before.sessions[id] != record {

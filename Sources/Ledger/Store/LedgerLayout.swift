@@ -1,24 +1,33 @@
+import Crypto
+
 /// The named LMDB databases of a ledger and how their keys are built.
 ///
-/// | database      | key                         | value |
-/// |---------------|-----------------------------|-------|
-/// | events        | seq, 8 bytes big-endian     | ``StoredRecord`` |
-/// | byKey         | conversation key (dupsort)  | seq, 8 bytes big-endian (dupfixed) |
-/// | conversations | conversation key            | ``StateCodec`` conversation |
-/// | sessions      | session ID                  | ``StateCodec`` session record |
-/// | owners        | owner name                  | ``StateCodec`` owner |
-/// | live          | 0x01 + owner, or 0x00 (dupsort) | key of a conversation with a current session |
-/// | meta          | "format", "head"            | format tag; head seq + chain hash + last time |
+/// | database      | key                                   | value |
+/// |---------------|---------------------------------------|-------|
+/// | events        | seq, 8 bytes big-endian               | ``StoredRecord`` |
+/// | conversations | key ‖ 0xFF                            | ``StateCodec`` conversation |
+/// |               | key ‖ 0x01 ‖ seq (8 bytes big-endian) | empty: the conversation's events, in order |
+/// | sessions      | session ID                            | ``StateCodec`` session record |
+/// | owners        | owner name                            | ``StateCodec`` owner |
+/// | live          | 0x01 ‖ hash8(owner) ‖ key, or 0x00 ‖ key | empty: a conversation with a current session |
+/// | meta          | "format", "head"                      | format tag; head seq + chain hash + last time |
 ///
-/// Big-endian seqs sort numerically under LMDB's default byte order, so the log can be
-/// appended with `MDB_APPEND` and the per-key index with `MDB_APPENDDUP`.
+/// Why this shape: a durable commit costs about one random page write per distinct B-tree page
+/// it dirties, so an event should dirty as few pages as possible. A conversation's state and its
+/// newest index entries sort next to each other (0x01 ‖ seq < 0xFF), so one event usually dirties
+/// one page for both; plain composite keys avoid the extra pages of duplicate-sort sub-trees.
+/// Keys are printable UTF-8, which never contains 0x00, 0x01 or 0xFF, so the separators are
+/// unambiguous. The owner is hashed in the live index so that key sizes stay within LMDB's 511
+/// bytes (a hash collision only means a candidate key is loaded and then filtered by its owner).
+/// Big-endian seqs sort numerically under LMDB's byte order, so the log appends with `MDB_APPEND`.
 struct LedgerLayout {
-    static let formatTag: [UInt8] = Array("ledger-log/1".utf8)
+    static let formatTag: [UInt8] = Array("ledger-log/2".utf8)
     static let formatKey: [UInt8] = Array("format".utf8)
     static let headKey: [UInt8] = Array("head".utf8)
+    static let indexSeparator: UInt8 = 0x01
+    static let stateSuffix: UInt8 = 0xFF
 
     let events: LMDBDatabase
-    let byKey: LMDBDatabase
     let conversations: LMDBDatabase
     let sessions: LMDBDatabase
     let owners: LMDBDatabase
@@ -27,11 +36,10 @@ struct LedgerLayout {
 
     init(environment: LMDBEnvironment) throws {
         events = try environment.database(named: "events")
-        byKey = try environment.database(named: "byKey", flags: [.duplicateSort, .duplicateFixed])
         conversations = try environment.database(named: "conversations")
         sessions = try environment.database(named: "sessions")
         owners = try environment.database(named: "owners")
-        live = try environment.database(named: "live", flags: [.duplicateSort])
+        live = try environment.database(named: "live")
         meta = try environment.database(named: "meta")
     }
 
@@ -45,10 +53,55 @@ struct LedgerLayout {
         return UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))
     }
 
-    /// The `live` index key of a conversation owned by `owner` (or by nobody).
-    static func liveKey(owner: String?) -> [UInt8] {
+    /// `key ‖ 0xFF`: where a conversation's state is stored.
+    static func stateKey(_ key: String) -> [UInt8] {
+        Array(key.utf8) + [stateSuffix]
+    }
+
+    /// `key ‖ 0x01`: the prefix of a conversation's index entries.
+    static func indexPrefix(_ key: String) -> [UInt8] {
+        Array(key.utf8) + [indexSeparator]
+    }
+
+    /// `key ‖ 0x01 ‖ seq`: one index entry.
+    static func indexKey(_ key: String, _ seq: UInt64) -> [UInt8] {
+        indexPrefix(key) + seqKey(seq)
+    }
+
+    /// What an entry of the conversations database is.
+    enum ConversationEntry {
+        case state(key: String)
+        case index(key: String, seq: UInt64)
+    }
+
+    static func conversationEntry(_ bytes: UnsafeRawBufferPointer) -> ConversationEntry? {
+        guard let split = bytes.firstIndex(where: { $0 == indexSeparator || $0 == stateSuffix }) else { return nil }
+        let key = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[..<split]), as: UTF8.self)
+        if bytes[split] == stateSuffix, split == bytes.count - 1 { return .state(key: key) }
+        if bytes[split] == indexSeparator, bytes.count - split == 9,
+           let seq = seq(fromKey: UnsafeRawBufferPointer(rebasing: bytes[(split + 1)...])) {
+            return .index(key: key, seq: seq)
+        }
+        return nil
+    }
+
+    /// The `live` index prefix of conversations owned by `owner` (or by nobody).
+    static func livePrefix(owner: String?) -> [UInt8] {
         guard let owner else { return [0] }
-        return [1] + Array(owner.utf8)
+        let digest = SHA256.hash(data: Array(owner.utf8))
+        return [1] + Array(digest.prefix(8))
+    }
+
+    static func liveKey(owner: String?, key: String) -> [UInt8] {
+        livePrefix(owner: owner) + Array(key.utf8)
+    }
+
+    /// The conversation key of a `live` entry.
+    static func liveEntryKey(_ bytes: UnsafeRawBufferPointer) -> String? {
+        guard let tag = bytes.first else { return nil }
+        let skip = tag == 0 ? 1 : 9
+        guard bytes.count > skip else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[skip...]), as: UTF8.self)
     }
 }
 

@@ -76,16 +76,7 @@ public struct LedgerSnapshot: ~Copyable {
 
     /// Seqs of a conversation's events, in order, starting at seq `from`.
     public func seqs(forKey key: String, from: UInt64 = 1) throws -> [UInt64] {
-        try txn.withCursor(layout.byKey) { cursor in
-            var seqs: [UInt64] = []
-            let keyBytes = Array(key.utf8)
-            var entry = try cursor.seek(key: keyBytes, valueAtLeast: LedgerLayout.seqKey(from))
-            while let (_, value) = entry {
-                if let seq = LedgerLayout.seq(fromKey: value) { seqs.append(seq) }
-                entry = try cursor.nextDuplicate()
-            }
-            return seqs
-        }
+        try layout.seqs(forKey: key, from: from, in: txn)
     }
 
     /// A conversation's events, in order, checksum verified.
@@ -93,13 +84,14 @@ public struct LedgerSnapshot: ~Copyable {
         try seqs(forKey: key, from: from).compactMap { try event($0) }
     }
 
-    /// Visits every conversation's head state in key order.
+    /// Visits every conversation's head state (in the order of the stored keys).
     public func forEachConversation(_ body: (ConversationState) throws -> Void) throws {
         try txn.withCursor(layout.conversations) { cursor in
             var entry = try cursor.first()
             while let (key, value) = entry {
-                let name = String(decoding: key, as: UTF8.self)
-                try body(try StateCodec.decodeConversation(key: name, value))
+                if case .state(let name)? = LedgerLayout.conversationEntry(key) {
+                    try body(try StateCodec.decodeConversation(key: name, value))
+                }
                 entry = try cursor.next()
             }
         }
@@ -127,8 +119,10 @@ public struct LedgerSnapshot: ~Copyable {
         }
     }
 
-    /// Number of conversations ever written.
+    /// Number of conversations ever written (a full scan of the conversations database).
     public func conversationCount() throws -> Int {
-        try txn.count(layout.conversations)
+        var count = 0
+        try forEachConversation { _ in count += 1 }
+        return count
     }
 }

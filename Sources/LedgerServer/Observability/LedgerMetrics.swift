@@ -18,6 +18,10 @@ public final class LedgerMetrics: Sendable {
     let batchSize: CoreMetrics.Recorder
     /// Time of one batch: decide, durable commit, projection apply.
     let batchDuration: CoreMetrics.Timer
+    /// Time of the decide + durable LMDB commit of a batch.
+    let commitDuration: CoreMetrics.Timer
+    /// Time of applying a batch to the SQLite projection.
+    let projectionDuration: CoreMetrics.Timer
     /// Projection lag in events (head seq minus checkpoint seq), after each batch.
     let projectionLag: CoreMetrics.Gauge
     let openConnections: CoreMetrics.Meter
@@ -31,11 +35,15 @@ public final class LedgerMetrics: Sendable {
                                    .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100), .seconds(1)]
         factory.durationHistogramBuckets["ledger_request_duration_seconds"] = latency
         factory.durationHistogramBuckets["ledger_batch_duration_seconds"] = latency
+        factory.durationHistogramBuckets["ledger_commit_duration_seconds"] = latency
+        factory.durationHistogramBuckets["ledger_projection_apply_duration_seconds"] = latency
         self.factory = factory
         appendedEvents = CoreMetrics.Counter(label: "ledger_appended_events_total", factory: factory)
         batches = CoreMetrics.Counter(label: "ledger_batches_total", factory: factory)
         batchSize = CoreMetrics.Recorder(label: "ledger_batch_size", factory: factory)
         batchDuration = CoreMetrics.Timer(label: "ledger_batch_duration_seconds", factory: factory)
+        commitDuration = CoreMetrics.Timer(label: "ledger_commit_duration_seconds", factory: factory)
+        projectionDuration = CoreMetrics.Timer(label: "ledger_projection_apply_duration_seconds", factory: factory)
         projectionLag = CoreMetrics.Gauge(label: "ledger_projection_lag_events", factory: factory)
         openConnections = CoreMetrics.Meter(label: "ledger_open_connections", factory: factory)
     }

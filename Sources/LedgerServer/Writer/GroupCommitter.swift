@@ -12,19 +12,32 @@ struct CommitReceipt: Sendable {
     var events: [CommittedEvent]
 }
 
-/// The single writer: group commit.
+/// The writer: group commit in two pipelined stages.
 ///
-/// Requests hand their commands to ``submit(_:promise:)`` from any event loop. One dedicated
-/// thread takes everything waiting (up to `maxBatch`), decides and appends it in one LMDB write
-/// transaction, commits durably (one fsync for the whole batch), applies the batch to the SQLite
-/// projection, publishes it to followers, and only then answers every request of the batch. While
-/// a commit is in flight, newly arriving commands queue up and form the next batch.
+/// Requests hand their commands to ``submit(_:promise:)`` from any event loop.
 ///
-/// LMDB requires a write transaction to stay on one thread; here every write does.
+/// 1. The **commit** thread takes everything waiting (up to `maxBatch`), decides and appends it
+///    in one LMDB write transaction and commits durably: one fsync for the whole batch. While a
+///    commit is in flight, arriving commands queue up and form the next batch.
+/// 2. The **projection** thread takes every committed batch waiting, applies them to the SQLite
+///    projection in one transaction, publishes them to followers, and only then answers every
+///    request of those batches.
+///
+/// The stages overlap (batch N is projected while batch N+1 commits), yet no request is answered
+/// before its commit is on disk and projected, so a read after an answer sees the write. LMDB
+/// write transactions all run on the commit thread, as LMDB requires. Admin work (rebuild
+/// installs, checks, repairs) runs on the projection thread between batches.
 final class GroupCommitter: @unchecked Sendable {
     private struct Pending {
         var envelope: CommandEnvelope
         var promise: EventLoopPromise<CommitReceipt>
+    }
+
+    /// A committed batch on its way to the projection.
+    private struct Committed {
+        var batch: [Pending]
+        var result: AppendResult
+        var committedAt: ContinuousClock.Instant
     }
 
     private let ledger: Ledger
@@ -37,9 +50,11 @@ final class GroupCommitter: @unchecked Sendable {
     // Guarded by `condition`.
     private let condition = NSCondition()
     private var pending: [Pending] = []
+    private var committed: [Committed] = []
     private var tasks: [@Sendable () -> Void] = []
     private var stopping = false
-    private var stopped = false
+    private var commitStageDone = false
+    private var projectionStageDone = false
 
     init(ledger: Ledger, projection: Projection, broadcaster: EventBroadcaster, metrics: LedgerMetrics, logger: Logger, maxBatch: Int) {
         self.ledger = ledger
@@ -50,11 +65,14 @@ final class GroupCommitter: @unchecked Sendable {
         self.maxBatch = max(1, maxBatch)
     }
 
-    /// Starts the writer thread.
+    /// Starts both stages.
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "ledger-writer"
-        thread.start()
+        let commitThread = Thread { [self] in runCommitStage() }
+        commitThread.name = "ledger-commit"
+        commitThread.start()
+        let projectionThread = Thread { [self] in runProjectionStage() }
+        projectionThread.name = "ledger-project"
+        projectionThread.start()
     }
 
     /// Queues a command; `promise` is fulfilled once its batch is durable and projected, or
@@ -67,12 +85,12 @@ final class GroupCommitter: @unchecked Sendable {
             return
         }
         pending.append(Pending(envelope: envelope, promise: promise))
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
     }
 
-    /// Runs `work` on the writer thread between batches (rebuild installs, checks, repairs),
-    /// so it never interleaves with an append.
+    /// Runs `work` on the projection thread between batches (rebuild installs, checks,
+    /// repairs), so it never interleaves with a projection apply.
     func perform<T: Sendable>(on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> T) -> EventLoopFuture<T> {
         let promise = eventLoop.makePromise(of: T.self)
         condition.lock()
@@ -84,90 +102,125 @@ final class GroupCommitter: @unchecked Sendable {
         tasks.append {
             do { promise.succeed(try work()) } catch { promise.fail(error) }
         }
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
         return promise.futureResult
     }
 
-    /// Stops taking commands, commits and answers everything already queued, and waits for the
-    /// writer thread to finish.
+    /// Stops taking commands, commits, projects and answers everything already queued, and
+    /// waits for both stages to finish.
     func stop() {
         condition.lock()
         stopping = true
         condition.broadcast()
-        while !stopped { condition.wait() }
+        while !(commitStageDone && projectionStageDone) { condition.wait() }
         condition.unlock()
     }
 
-    private enum Work {
-        case batch([Pending])
-        case task(@Sendable () -> Void)
-    }
+    // MARK: Stage 1: commit
 
-    /// The next thing to do, waiting for it; nil once stopping and drained.
-    private func next() -> Work? {
+    private func nextBatch() -> [Pending]? {
         condition.lock()
         defer { condition.unlock() }
-        while pending.isEmpty && tasks.isEmpty && !stopping { condition.wait() }
-        if !tasks.isEmpty { return .task(tasks.removeFirst()) }
+        while pending.isEmpty && !stopping { condition.wait() }
         if pending.isEmpty { return nil }
         let count = min(maxBatch, pending.count)
         let batch = Array(pending.prefix(count))
         pending.removeFirst(count)
-        return .batch(batch)
+        return batch
     }
 
-    private func run() {
-        while let work = next() {
-            switch work {
-            case .task(let task): task()
-            case .batch(let batch): commit(batch)
+    private func runCommitStage() {
+        while let batch = nextBatch() {
+            let started = ContinuousClock.now
+            let result: AppendResult
+            do {
+                result = try ledger.append(batch.map(\.envelope), now: WallClock.microseconds())
+            } catch {
+                let failure = Self.apiError(for: error)
+                logger.error("batch of \(batch.count) commands not committed: \(error)")
+                for item in batch { item.promise.fail(failure) }
+                continue
             }
+            let now = ContinuousClock.now
+            metrics.commitDuration.recordNanoseconds((now - started).nanoseconds)
+            condition.lock()
+            committed.append(Committed(batch: batch, result: result, committedAt: now))
+            condition.broadcast()
+            condition.unlock()
         }
         condition.lock()
-        stopped = true
+        commitStageDone = true
         condition.broadcast()
         condition.unlock()
     }
 
-    private func commit(_ batch: [Pending]) {
-        let started = ContinuousClock.now
-        let result: AppendResult
-        do {
-            result = try ledger.append(batch.map(\.envelope), now: WallClock.microseconds())
-        } catch {
-            let failure = Self.apiError(for: error)
-            logger.error("batch of \(batch.count) commands not committed: \(error)")
-            for item in batch { item.promise.fail(failure) }
-            return
+    // MARK: Stage 2: project and answer
+
+    private enum ProjectionWork {
+        case batches([Committed])
+        case task(@Sendable () -> Void)
+    }
+
+    private func nextProjectionWork() -> ProjectionWork? {
+        condition.lock()
+        defer { condition.unlock() }
+        while committed.isEmpty && tasks.isEmpty && !(stopping && commitStageDone) { condition.wait() }
+        if !committed.isEmpty {
+            let all = committed
+            committed.removeAll()
+            return .batches(all)
         }
-        // Durable from here on. Project before answering, so a read after the answer sees it.
+        if !tasks.isEmpty { return .task(tasks.removeFirst()) }
+        return nil
+    }
+
+    private func runProjectionStage() {
+        while let work = nextProjectionWork() {
+            switch work {
+            case .task(let task): task()
+            case .batches(let batches): project(batches)
+            }
+        }
+        condition.lock()
+        projectionStageDone = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func project(_ batches: [Committed]) {
+        let started = ContinuousClock.now
+        let events = batches.flatMap(\.result.events)
         do {
-            try projection.apply(result.events)
+            try projection.applyCommitted(events)
         } catch {
             repairProjection(after: error)
         }
-        broadcaster.publish(result.events)
-
-        metrics.batches.increment()
-        metrics.batchSize.record(batch.count)
-        metrics.appendedEvents.increment(by: result.events.count)
-        metrics.batchDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-        if let checkpoint = try? projection.checkpoint() {
-            metrics.projectionLag.record(Int64(result.head.seq) - Int64(checkpoint.seq))
+        let projected = ContinuousClock.now
+        metrics.projectionDuration.recordNanoseconds((projected - started).nanoseconds)
+        broadcaster.publish(events)
+        if let head = batches.last?.result.head {
+            metrics.projectionLag.record(Int64(head.seq) - Int64(projection.appliedThrough))
         }
-        for (item, outcome) in zip(batch, result.outcomes) {
-            let events: [CommittedEvent]
-            switch outcome {
-            case .accepted(let range, _): events = Array(result.events[range])
-            case .rejected(let rejection, _): events = []; metrics.rejected(rejection.code.rawValue)
-            case .failed: events = []; metrics.rejected("internal_invariant")
+        for committed in batches {
+            metrics.batches.increment()
+            metrics.batchSize.record(committed.batch.count)
+            metrics.appendedEvents.increment(by: committed.result.events.count)
+            // From durable to projected: how long a committed batch waited for its answer.
+            metrics.batchDuration.recordNanoseconds((projected - committed.committedAt).nanoseconds)
+            for (item, outcome) in zip(committed.batch, committed.result.outcomes) {
+                let events: [CommittedEvent]
+                switch outcome {
+                case .accepted(let range, _): events = Array(committed.result.events[range])
+                case .rejected(let rejection, _): events = []; metrics.rejected(rejection.code.rawValue)
+                case .failed: events = []; metrics.rejected("internal_invariant")
+                }
+                item.promise.succeed(CommitReceipt(outcome: outcome, events: events))
             }
-            item.promise.succeed(CommitReceipt(outcome: outcome, events: events))
         }
     }
 
-    /// The log is ahead of a projection that could not take the batch: rebuild it from the log
+    /// The log is ahead of a projection that could not take a batch: rebuild it from the log
     /// (which includes the batch) before anyone is answered.
     private func repairProjection(after error: any Error) {
         let damage = ProjectionDamage(.damaged, "applying a batch failed: \(error)")
