@@ -1,7 +1,7 @@
 # ledger: the two commands a newcomer needs are `make run` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps run build release test clean
+.PHONY: deps run build release test demo clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -21,6 +21,13 @@ release: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+## The incidents A and B against a naive session row and against ledgerd, side by side.
+demo: deps
+	$(SWIFT) build --product ledger-demo
+	$(SWIFT) build --product ledgerd
+	$(SWIFT) build --product ledgerctl
+	./.build/debug/ledger-demo
 
 clean:
 	rm -rf .build

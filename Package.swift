@@ -89,6 +89,20 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // A simulated agent runtime and fake SDK: the incidents as journeys (tests and `make demo`).
+        .target(
+            name: "AgentSimulation",
+            dependencies: [
+                "Ledger", "LedgerClient",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "ledger-demo",
+            dependencies: ["AgentSimulation"],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "ledgerd",
             dependencies: [
@@ -137,6 +151,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "AcceptanceTests",
+            dependencies: ["AgentSimulation", "Ledger", "LedgerAPI", "LedgerTestSupport", "ledgerd", "ledgerctl"],
             swiftSettings: strictSwift
         ),
         .testTarget(

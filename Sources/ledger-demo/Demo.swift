@@ -1,0 +1,98 @@
+import AgentSimulation
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `make demo`: the incidents a naive session row cannot survive, side by side with ledgerd.
+@main
+struct Demo {
+    static func main() async {
+        let directory = "/tmp/ledger-demo-\(getpid())"
+        let binaries = ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+            .split(separator: "/").dropLast().reduce("") { $0 + "/" + $1 }
+        let socket = directory + "/ledgerd.sock"
+        let dataDirectory = directory + "/data"
+        var daemon: Process?
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            daemon = try start(binaries + "/ledgerd", ["--data-dir", dataDirectory, "--socket", socket, "--log-level", "warning"])
+            try waitForSocket(socket)
+            print(bold("ledger demo") + ": two incidents from the brief, against a naive SQLite session row and against ledgerd")
+            print("ledgerd is running on \(dataDirectory), socket \(socket)\n")
+            let journeys: [(String, (StoreKind) async throws -> JourneyReport)] = [
+                ("A", Journeys.errorResultRepersisted),
+                ("B", Journeys.staleResumeAfterRecreate),
+            ]
+            for (_, journey) in journeys {
+                let naive = try await journey(.naive(path: directory + "/naive-\(UUID().uuidString.prefix(6)).sqlite"))
+                let ledger = try await journey(.ledger(socket: socket))
+                print(bold("incident \(ledger.incident): \(ledger.title)"))
+                print("  store      turns ok  failed  SDK calls (wasted)  stuck in a loop")
+                for report in [naive, ledger] {
+                    print("  " + pad(report.store, 10) + pad(String(report.succeededTurns), 10) + pad(String(report.failedTurns), 8)
+                          + pad("\(report.sdkCalls) (\(report.wastedCalls))", 20) + (report.endsInLoop ? red("yes") : green("no")))
+                }
+                print("  audit trail of \(ledger.key) (ledgerctl replay --key):")
+                let replay = try run(binaries + "/ledgerctl", ["replay", "--data-dir", dataDirectory, "--key", ledger.key])
+                for line in replay.split(separator: "\n") { print("    " + line) }
+                print("")
+            }
+        } catch {
+            FileHandle.standardError.write(Data("demo failed: \(error)\n".utf8))
+        }
+        if let daemon {
+            kill(daemon.processIdentifier, SIGTERM)
+            daemon.waitUntilExit()
+            print("ledgerd stopped (exit \(daemon.terminationStatus)); removing \(directory)")
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    static func start(_ executable: String, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        try process.run()
+        return process
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    static func waitForSocket(_ path: String) throws {
+        for _ in 0..<2_000 {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+                buffer.copyBytes(from: path.utf8)
+                buffer[path.utf8.count] = 0
+            }
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            } == 0
+            close(fd)
+            if connected { return }
+            usleep(10_000)
+        }
+        throw DemoError.ledgerdDidNotStart
+    }
+
+    enum DemoError: Error { case ledgerdDidNotStart }
+
+    static let colours = isatty(1) == 1
+    static func bold(_ s: String) -> String { colours ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
+    static func red(_ s: String) -> String { colours ? "\u{1B}[31m\(s)\u{1B}[0m" : s }
+    static func green(_ s: String) -> String { colours ? "\u{1B}[32m\(s)\u{1B}[0m" : s }
+    static func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
+}
