@@ -78,6 +78,28 @@ struct Acknowledged: Sendable {
         withExtendedLifetime(held) {}
     }
 
+    /// lmdb.h: when another process grows the map beyond ours, our next transaction gets
+    /// MDB_MAP_RESIZED; the wrapper adopts the new size and goes on.
+    @Test func aReaderInAnotherProcessAdoptsAMapGrownByLedgerd() async throws {
+        let daemon = try Daemon(arguments: ["--map-size-mb", "1"])
+        let client = daemon.client()
+        _ = try await client.transition("k0", .created("s0", expectedVersion: 0))
+        let reader = try Ledger.open(directory: daemon.dataDirectory + "/log", options: LedgerOptions(readOnly: true))
+        let before = reader.environment.mapSize
+        #expect(try reader.head().seq == 1)
+        // Write well past 1 MiB from ledgerd, so it grows its map several times.
+        let reason = String(repeating: "r", count: 900)
+        for i in 1..<2_500 {
+            _ = try await client.transition("k\(i % 50)", .created("s\(i)", expectedVersion: UInt64(i / 50), reason: reason))
+        }
+        let grownOnDisk = try FileManager.default.attributesOfItem(atPath: daemon.dataDirectory + "/log/data.mdb")[.size] as? Int ?? 0
+        #expect(grownOnDisk > before, "the file outgrew the reader's map")
+        #expect(try reader.head().seq == 2_500)
+        #expect(reader.environment.mapSize > before)
+        #expect(try reader.read { try $0.conversation("k49").version } == 50)
+        #expect(try LedgerVerifier.verify(reader).isValid)
+    }
+
     @Test func theSocketIsCreated0660ByDefault() async throws {
         let daemon = try Daemon()
         let attributes = try FileManager.default.attributesOfItem(atPath: daemon.socketPath)

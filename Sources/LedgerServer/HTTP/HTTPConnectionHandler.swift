@@ -46,7 +46,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 peer = identity
                 if let allowed = configuration.allowedUIDs, !allowed.contains(identity.uid), identity.uid != getuid() {
                     forbidden = true
-                    logger.notice("refusing peer uid \(identity.uid) pid \(identity.pid): not in --allow-uid")
+                    logger.notice("refusing a peer not in --allow-uid", metadata: ["uid": "\(identity.uid)", "gid": "\(identity.gid)", "pid": "\(identity.pid)"])
                 }
             case .failure(let error):
                 // Without credentials there is no actor to record and nothing to authorise.

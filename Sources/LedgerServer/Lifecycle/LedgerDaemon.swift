@@ -54,19 +54,22 @@ public final class LedgerDaemon: Service, Sendable {
         }
         let head = try ledger.head()
         let elapsed = Double((ContinuousClock.now - started).nanoseconds) / 1e6
-        logger.notice("ledgerd ready on \(c.socketPath) (data \(c.dataDirectory), log at seq \(head.seq), projection generation \(projection.generation)) in \(String(format: "%.0f", elapsed)) ms")
+        logger.notice("ledgerd ready", metadata: [
+            "socket": "\(c.socketPath)", "data_dir": "\(c.dataDirectory)", "head_seq": "\(head.seq)",
+            "projection_generation": "\(projection.generation)", "startup_ms": "\(String(format: "%.0f", elapsed))", "pid": "\(getpid())",
+        ])
 
         // Serve until asked to stop.
         try? await gracefulShutdown()
 
-        logger.notice("ledgerd shutting down: no new connections; answering requests in flight")
+        logger.notice("ledgerd shutting down: no new connections; answering requests in flight", metadata: ["open_connections": "\(server.registry.count)"])
         await server.shutdown(grace: c.shutdownGrace)
         committer.stop()
         try? await group.shutdownGracefully()
         projection.close()
         unlink(c.socketPath)
         withExtendedLifetime((dataLock, socketLock)) {}
-        logger.notice("ledgerd stopped cleanly at seq \((try? ledger.head().seq) ?? 0)")
+        logger.notice("ledgerd stopped cleanly", metadata: ["head_seq": "\((try? ledger.head().seq) ?? 0)"])
     }
 
     /// `--invalidate-on-start`: every live session ends, as audited invalidated_on_boot events
@@ -76,7 +79,7 @@ public final class LedgerDaemon: Service, Sendable {
         let (outcome, events) = try ledger.append(.invalidateAllLive(reason: "ledgerd started with --invalidate-on-start"), actor: actor)
         if case .rejected(let rejection, _) = outcome { throw StartupError("invalidate-on-start refused: \(rejection)") }
         try projection.apply(events)
-        logger.notice("invalidate-on-start: \(events.count) live sessions invalidated")
+        logger.notice("invalidate-on-start: \(events.count) live sessions invalidated", metadata: ["invalidated": "\(events.count)"])
     }
 
     /// Many concurrent clients need many descriptors: raise the soft limit to the hard one.

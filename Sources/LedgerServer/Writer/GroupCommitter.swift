@@ -138,7 +138,7 @@ final class GroupCommitter: @unchecked Sendable {
                 result = try ledger.append(batch.map(\.envelope), now: WallClock.microseconds())
             } catch {
                 let failure = Self.apiError(for: error)
-                logger.error("batch of \(batch.count) commands not committed: \(error)")
+                logger.error("batch not committed", metadata: ["commands": "\(batch.count)", "error": "\(error)", "answer": "\(failure.code)"])
                 for item in batch { item.promise.fail(failure) }
                 continue
             }
