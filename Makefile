@@ -1,7 +1,7 @@
 # ledger: the two commands a newcomer needs are `make run` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps run build release test demo clean
+.PHONY: deps run build release test demo torture bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -28,6 +28,14 @@ demo: deps
 	$(SWIFT) build --product ledgerd
 	$(SWIFT) build --product ledgerctl
 	./.build/debug/ledger-demo
+
+## Crash torture: N kill -9s at random moments and failpoints, every acknowledged write checked.
+N ?= 200
+torture: deps
+	$(SWIFT) build -c release --product ledger-torture
+	$(SWIFT) build -c release --product ledgerd
+	$(SWIFT) build -c release --product ledgerctl
+	./.build/release/ledger-torture --iterations $(N)
 
 clean:
 	rm -rf .build

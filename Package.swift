@@ -99,6 +99,14 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .executableTarget(
+            name: "ledger-torture",
+            dependencies: [
+                "Ledger", "LedgerAPI", "LedgerClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
             name: "ledger-demo",
             dependencies: ["AgentSimulation"],
             swiftSettings: strictSwift
@@ -151,6 +159,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "ReliabilityTests",
+            dependencies: ["Ledger", "LedgerAPI", "LedgerClient", "LedgerTestSupport", "ledgerd", "ledgerctl", "ledger-torture"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -36,6 +36,8 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections = 4_096
     /// SQLite reader connections.
     public var readers = 8
+    /// Writes are refused (507) while the data directory's file system has less than this free.
+    public var minimumFreeBytes: UInt64 = 64 << 20
     /// Starting LMDB map size in bytes (it grows as needed).
     public var initialMapSize = 1 << 30
 

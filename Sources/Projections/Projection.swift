@@ -153,8 +153,9 @@ public final class Projection: Sendable {
         do {
             let reached = try pool.write { db -> UInt64 in
                 var projector = try Projector(db: db)
-                for committed in events {
+                for (index, committed) in events.enumerated() {
                     try committed.stored.withUnsafeBytes { try projector.apply(seq: committed.event.seq, record: $0) }
+                    if index == events.count / 2 { Failpoint.midProjection.check() }
                 }
                 try projector.finish()
                 return projector.checkpoint.seq
@@ -241,6 +242,7 @@ public final class Projection: Sendable {
         var report = prepared.report
         report.events += try catchUp(pool: pool)
         report.checkpoint = try pool.read { try CheckpointRow.read($0) }
+        Failpoint.rebuildSwap.check()
         try files.makeLive(generation)
         let checkpointer = try WALCheckpointer(path: files.path(ofGeneration: generation), logger: logger)
         let (old, oldCheckpointer) = live.withLock { live in

@@ -16,7 +16,7 @@ struct CLIError: Error, CustomStringConvertible {
     static func from(_ error: LedgerClientError, socket: String) -> CLIError {
         switch error {
         case .unreachable(_, let underlying):
-            return .unreachable("ledgerd is not reachable at \(socket) (\(underlying)); is it running? (--socket, LEDGERD_SOCKET)")
+            return .unreachable("ledgerd is not reachable at \(socket): \(underlying). Is it running? (--socket, LEDGERD_SOCKET)")
         case .connectionLost(let detail):
             return .unreachable("the connection to ledgerd at \(socket) was lost: \(detail)")
         case .server(let apiError):

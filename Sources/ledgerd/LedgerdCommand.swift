@@ -67,6 +67,9 @@ struct LedgerdCommand: AsyncParsableCommand {
     @Option(help: "Initial LMDB map size in MiB; it grows as needed. [env: LEDGERD_MAP_SIZE_MB]")
     var mapSizeMb: Int = env("LEDGERD_MAP_SIZE_MB").flatMap { Int($0) } ?? 1_024
 
+    @Option(help: "Refuse writes (507 disk_full) while the data directory's file system has less than this many MiB free. [env: LEDGERD_MIN_FREE_MB]")
+    var minFreeMb: Int = env("LEDGERD_MIN_FREE_MB").flatMap { Int($0) } ?? 64
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error. [env: LEDGERD_LOG_LEVEL]")
     var logLevel: String = env("LEDGERD_LOG_LEVEL") ?? "info"
 
@@ -74,7 +77,7 @@ struct LedgerdCommand: AsyncParsableCommand {
         guard socket.utf8.count <= 103 else { throw ValidationError("--socket is \(socket.utf8.count) bytes; Unix socket paths are limited to 103") }
         guard UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) == true else { throw ValidationError("--socket-mode must be an octal mode such as 0660") }
         guard maxBody > 0, maxHead > 0, maxBatch > 0, idleTimeout > 0, requestTimeout > 0, maxConnections > 0, threads > 0,
-              mapSizeMb > 0, shutdownGrace >= 0, readers > 0 else {
+              mapSizeMb > 0, shutdownGrace >= 0, readers > 0, minFreeMb >= 0 else {
             throw ValidationError("sizes, counts and timeouts must be positive")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
@@ -105,6 +108,7 @@ struct LedgerdCommand: AsyncParsableCommand {
         configuration.maxConnections = maxConnections
         configuration.eventLoopThreads = threads
         configuration.initialMapSize = mapSizeMb << 20
+        configuration.minimumFreeBytes = UInt64(max(0, minFreeMb)) << 20
 
         let daemon = LedgerDaemon(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(

@@ -18,10 +18,11 @@ public final class Daemon: @unchecked Sendable {
     /// - Parameters:
     ///   - directory: reuse a directory (to restart on the same data); a fresh one by default.
     ///   - arguments: extra command-line arguments.
-    public init(directory: TemporaryDirectory? = nil, arguments: [String] = [], environment: [String: String] = [:],
-                waitUntilReady: Bool = true) throws {
+    ///   - dataDirectory: the data directory (default: `data` inside `directory`).
+    public init(directory: TemporaryDirectory? = nil, dataDirectory: String? = nil, arguments: [String] = [],
+                environment: [String: String] = [:], waitUntilReady: Bool = true) throws {
         self.directory = directory ?? TemporaryDirectory("d")
-        dataDirectory = self.directory.join("data")
+        self.dataDirectory = dataDirectory ?? self.directory.join("data")
         socketPath = self.directory.join("s.sock")
         self.arguments = arguments
         logPath = self.directory.join("ledgerd-\(UUID().uuidString.prefix(8)).log")
@@ -94,7 +95,7 @@ public final class Daemon: @unchecked Sendable {
     /// Starts ledgerd again on the same directory (after a terminate or a kill -9).
     public func restart(arguments extra: [String]? = nil, environment: [String: String] = [:]) throws -> Daemon {
         if isRunning { try terminate() }
-        return try Daemon(directory: directory, arguments: extra ?? arguments, environment: environment)
+        return try Daemon(directory: directory, dataDirectory: dataDirectory, arguments: extra ?? arguments, environment: environment)
     }
 
     deinit {

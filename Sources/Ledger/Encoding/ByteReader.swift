@@ -33,7 +33,11 @@ public struct ByteReader: ~Copyable {
             let b = try byte()
             if shift == 63 && b > 1 { throw DecodingError("varint overflows 64 bits at byte \(offset)") }
             result |= UInt64(b & 0x7F) << shift
-            if b & 0x80 == 0 { return result }
+            if b & 0x80 == 0 {
+                // One value, one encoding: a zero final byte after the first is an overlong form.
+                if b == 0 && shift > 0 { throw DecodingError("overlong varint at byte \(offset - 1)") }
+                return result
+            }
             shift += 7
             if shift > 63 { throw DecodingError("varint longer than 10 bytes at byte \(offset)") }
         }

@@ -85,16 +85,30 @@ final class HTTPServer: Sendable {
 }
 
 /// Answers 503 too_many_connections and closes: the connection limit is reached.
+///
+/// The answer goes out once the client's request arrives (or after a short wait): written
+/// earlier, many clients would still be sending when the connection closes and would see a
+/// broken pipe instead of the answer.
 final class RefuseConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    private var answered = false
+
     func channelActive(context: ChannelHandlerContext) {
+        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(500)) { [self] in answer(context) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        answer(context)
+    }
+
+    private func answer(_ context: ChannelHandlerContext) {
+        guard !answered, context.channel.isActive else { return }
+        answered = true
         let body = #"{"error":{"code":"too_many_connections","message":"ledgerd holds its maximum number of connections; retry shortly"}}"#
         var buffer = context.channel.allocator.buffer(capacity: 200)
         buffer.writeString("HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)")
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }

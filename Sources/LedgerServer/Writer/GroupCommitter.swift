@@ -46,6 +46,7 @@ final class GroupCommitter: @unchecked Sendable {
     private let metrics: LedgerMetrics
     private let logger: Logger
     private let maxBatch: Int
+    private let freeSpace: FreeSpaceGuard
 
     // Guarded by `condition`.
     private let condition = NSCondition()
@@ -56,13 +57,15 @@ final class GroupCommitter: @unchecked Sendable {
     private var commitStageDone = false
     private var projectionStageDone = false
 
-    init(ledger: Ledger, projection: Projection, broadcaster: EventBroadcaster, metrics: LedgerMetrics, logger: Logger, maxBatch: Int) {
+    init(ledger: Ledger, projection: Projection, broadcaster: EventBroadcaster, metrics: LedgerMetrics, logger: Logger, maxBatch: Int,
+         freeSpace: FreeSpaceGuard) {
         self.ledger = ledger
         self.projection = projection
         self.broadcaster = broadcaster
         self.metrics = metrics
         self.logger = logger
         self.maxBatch = max(1, maxBatch)
+        self.freeSpace = freeSpace
     }
 
     /// Starts both stages.
@@ -133,6 +136,13 @@ final class GroupCommitter: @unchecked Sendable {
     private func runCommitStage() {
         while let batch = nextBatch() {
             let started = ContinuousClock.now
+            if let shortage = freeSpace.shortage() {
+                // Refuse before anything is written: the log and the projection stay in step,
+                // and reads keep working.
+                for item in batch { item.promise.fail(APIError.diskFull(shortage)) }
+                metrics.rejected("disk_full")
+                continue
+            }
             let result: AppendResult
             do {
                 result = try ledger.append(batch.map(\.envelope), now: WallClock.microseconds())
@@ -142,6 +152,7 @@ final class GroupCommitter: @unchecked Sendable {
                 for item in batch { item.promise.fail(failure) }
                 continue
             }
+            Failpoint.afterCommit.check()
             let now = ContinuousClock.now
             metrics.commitDuration.recordNanoseconds((now - started).nanoseconds)
             condition.lock()
@@ -196,6 +207,7 @@ final class GroupCommitter: @unchecked Sendable {
         } catch {
             repairProjection(after: error)
         }
+        Failpoint.afterApply.check()
         let projected = ContinuousClock.now
         metrics.projectionDuration.recordNanoseconds((projected - started).nanoseconds)
         broadcaster.publish(events)

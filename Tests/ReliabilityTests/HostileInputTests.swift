@@ -1,0 +1,275 @@
+import Foundation
+import Ledger
+import LedgerAPI
+import LedgerTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Hostile input never crashes, never hangs, is always answered with a JSON error carrying a
+/// code, and never changes the ledger.
+@Suite struct HostileInputTests {
+    /// A deterministic generator, so a failure can be replayed.
+    struct Random: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static let seeds: [String] = [
+        #"{"type":"created","sessionId":"S1","expectedVersion":0,"owner":"rt","epoch":1,"environment":{"host":"h","volume":"v"},"reason":"r"}"#,
+        #"{"type":"errored","sessionId":"S1","reason":"error_during_execution","reportedSessionId":"S2"}"#,
+        #"{"type":"cleared","sessionId":null,"reason":"reset","expectedVersion":3}"#,
+        #"[1,2.5e-3,"\u00e9\ud83d\ude00",true,false,null,{"a":[{}]}]"#,
+    ]
+
+    /// Mutates `bytes`: flips, inserts, deletes, duplicates a slice, or splices in a hostile token.
+    static func mutate(_ bytes: [UInt8], _ random: inout Random) -> [UInt8] {
+        var out = bytes
+        let tokens: [[UInt8]] = [Array("99999999999999999999999999".utf8), Array("-1".utf8), Array("1e400".utf8), [0xFF, 0xFE],
+                                 [0xC3], Array("\\ud800".utf8), Array("\\u0000".utf8), Array(repeating: UInt8(ascii: "["), count: 40),
+                                 Array("\"\\".utf8), Array("{\"type\":".utf8), [0x00], Array("null".utf8), Array("\"x\":1,".utf8)]
+        for _ in 0..<(1 + Int(random.next() % 4)) {
+            let at = out.isEmpty ? 0 : Int(random.next() % UInt64(out.count))
+            switch random.next() % 6 {
+            case 0 where !out.isEmpty: out[at] ^= UInt8(truncatingIfNeeded: random.next() | 1)
+            case 1: out.insert(UInt8(truncatingIfNeeded: random.next()), at: at)
+            case 2 where !out.isEmpty: out.remove(at: at)
+            case 3: out.insert(contentsOf: tokens[Int(random.next() % UInt64(tokens.count))], at: at)
+            case 4 where out.count > 2:
+                let end = min(out.count, at + 1 + Int(random.next() % 8))
+                out.insert(contentsOf: out[at..<end], at: at)
+            default: out = Array(out.prefix(at))
+            }
+        }
+        return out
+    }
+
+    /// 120,000 inputs: mutated valid documents and random bytes. The parser either returns a
+    /// value that writes back to something it parses the same, or an error with an offset inside
+    /// the input.
+    @Test func theJSONParserSurvives120kHostileInputs() {
+        var random = Random(state: 1)
+        var parsed = 0
+        for round in 0..<120_000 {
+            let input: [UInt8] = round % 4 == 0
+                ? (0..<Int(random.next() % 48)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+                : Self.mutate(Array(Self.seeds[round % Self.seeds.count].utf8), &random)
+            do {
+                let value = try JSONParser.parse(input)
+                var writer = JSONWriter()
+                writer.value(value)
+                #expect((try? JSONParser.parse(writer.bytes)) == value, "round trip of \(String(decoding: input, as: UTF8.self))")
+                parsed += 1
+            } catch {
+                #expect(error.offset >= 0 && error.offset <= input.count)
+            }
+        }
+        #expect(parsed > 1_000, "the mutations also produce valid documents (\(parsed))")
+        let deep = [UInt8](repeating: UInt8(ascii: "["), count: 100_000)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
+    }
+
+    /// 120,000 stored-record inputs: mutations of valid records and random bytes. Every one is
+    /// refused by the checksum or the decoder, or decodes to an event that re-encodes to the
+    /// same body; nothing crashes.
+    @Test func theRecordDecoderSurvives120kHostileInputs() {
+        var random = Random(state: 2)
+        let event = Event(seq: 42, key: "slack:C1:t9", version: 7, type: .errored, sessionId: "S1", reportedSessionId: "S2",
+                          owner: "rt", epoch: 3, environment: RuntimeEnvironment(volume: "v"), reason: "boom",
+                          actor: ActorIdentity(uid: 1000, gid: 1000, pid: 77), time: 1_700_000_000_000_000)
+        let (record, _) = StoredRecord.seal(event, after: .genesis)
+        let body = EventCodec.encode(event)
+        var refused = 0
+        for round in 0..<120_000 {
+            let input: [UInt8]
+            switch round % 3 {
+            case 0: input = Self.mutate(record, &random)
+            case 1: input = Self.mutate(body, &random)
+            default: input = (0..<Int(random.next() % 96)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            }
+            if round % 3 == 1 {
+                // The body decoder alone, with no checksum in front of it.
+                if let decoded = try? input.withUnsafeBytes({ try EventCodec.decode($0) }) {
+                    #expect(EventCodec.encode(decoded) == input || decoded.environment?.isEmpty == true)
+                } else { refused += 1 }
+            } else {
+                if (try? input.withUnsafeBytes({ try StoredRecord.decode($0) })) == nil { refused += 1 }
+            }
+        }
+        #expect(refused > 100_000)
+    }
+
+    /// 20,000 mutated requests through the real socket, on kept-alive connections. Each answer
+    /// is JSON: an error with a code for the rejected ones. Afterwards the log holds exactly the
+    /// events of the accepted ones: rejected input changed nothing.
+    @Test func mutatedRequestsThroughTheSocketAreAnsweredAndChangeNothing() async throws {
+        let daemon = try Daemon()
+        var random = Random(state: 3)
+        var connection = RawHTTP(daemon.socketPath)
+        var appended: UInt64 = 0
+        var statuses: [Int: Int] = [:]
+        for round in 0..<20_000 {
+            let seed = Array(Self.seeds[round % 3].utf8)
+            let body = round % 10 == 0 ? seed : Self.mutate(seed, &random)
+            var path = "/v1/sessions/k\(round % 50)/transitions"
+            if round % 7 == 0 { path = String(decoding: Self.mutate(Array(path.utf8), &random), as: UTF8.self).filter { $0 != " " && $0 != "\r" && $0 != "\n" } }
+            guard let answer = connection.exchange(method: "POST", path: path.isEmpty ? "/" : path, body: body) else {
+                connection = RawHTTP(daemon.socketPath)   // the server closed it (e.g. a malformed request line)
+                continue
+            }
+            statuses[answer.status, default: 0] += 1
+            let value = try? JSONParser.parse(answer.body)
+            #expect(value != nil, "answer \(answer.status) is not JSON: \(String(decoding: answer.body, as: UTF8.self))")
+            if answer.status == 200 {
+                if case .object(let object)? = value, object["appended"] == .bool(true) { appended += 1 }
+            } else if case .object(let object)? = value, case .object(let error)? = object["error"] {
+                if case .string(let code)? = error["code"] { #expect(!code.isEmpty) } else { Issue.record("no error code: \(object)") }
+            } else {
+                Issue.record("error answer without an error object: \(answer.status)")
+            }
+            if answer.closes { connection = RawHTTP(daemon.socketPath) }
+        }
+        #expect(daemon.isRunning)
+        #expect((statuses[400] ?? 0) > 5_000, "\(statuses)")
+        let head = try Ledger.open(directory: daemon.dataDirectory + "/log", options: LedgerOptions(readOnly: true)).head().seq
+        #expect(head == appended, "the log holds exactly the accepted transitions (\(statuses))")
+        #expect(try Subprocess.run(Binaries.path("ledgerctl"), ["verify", "--data-dir", daemon.dataDirectory]).status == 0)
+    }
+
+    @Test func oversizedTruncatedNestedAndSlowRequests() async throws {
+        let daemon = try Daemon(arguments: ["--request-timeout", "1"])
+        // 10 MB announced: refused before it is read.
+        let big = RawHTTP(daemon.socketPath)
+        big.send("POST /v1/sessions/k/transitions HTTP/1.1\r\nhost: x\r\ncontent-length: 10485760\r\n\r\n")
+        let refused = big.readAnswer()
+        #expect(refused?.status == 413)
+        #expect(refused.flatMap { try? JSONParser.parse($0.body) } != nil)
+        // 10 MB chunked: refused once it passes the limit.
+        let chunked = RawHTTP(daemon.socketPath)
+        chunked.send("POST /v1/sessions/k/transitions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n")
+        let chunk = String(repeating: "a", count: 65_536)
+        var chunkedAnswer: RawHTTP.Answer?
+        for _ in 0..<160 where chunkedAnswer == nil {
+            chunked.send(String(65_536, radix: 16) + "\r\n" + chunk + "\r\n")
+            chunkedAnswer = chunked.readAnswer(timeout: 0)
+        }
+        chunkedAnswer = chunkedAnswer ?? chunked.readAnswer()
+        #expect(chunkedAnswer?.status == 413)
+        // Deep nesting and hostile numbers.
+        let c = RawHTTP(daemon.socketPath)
+        for body in [String(repeating: "[", count: 50_000), #"{"type":"created","sessionId":"S","expectedVersion":1e400}"#,
+                     #"{"type":"created","sessionId":"S","expectedVersion":-5}"#, "{\"type\":\"created\",\"sessionId\":\"\u{FFFD}\",\"expectedVersion\":0}x"] {
+            let answer = c.exchange(method: "POST", path: "/v1/sessions/k/transitions", body: Array(body.utf8))
+            #expect(answer?.status == 400)
+        }
+        let invalidUTF8 = c.exchange(method: "POST", path: "/v1/sessions/k/transitions", body: [UInt8](#"{"type":"created","sessionId":""#.utf8) + [0xFF, 0xFE] + Array(#"","expectedVersion":0}"#.utf8))
+        #expect(invalidUTF8?.status == 400)
+        #expect(c.exchange(method: "GET", path: "/v1/sessions/%FF%FE", body: nil)?.status == 400)
+        // Truncated: half a request, then hang up; the server carries on.
+        for _ in 0..<50 {
+            let half = RawHTTP(daemon.socketPath)
+            half.send("POST /v1/sessions/k/transitions HTTP/1.1\r\nhost: x\r\ncontent-length: 80\r\n\r\n{\"type\":\"cre")
+            half.close()
+        }
+        // Slowloris: a byte at a time is cut off at the request timeout (1 s here) with a 408.
+        let slow = RawHTTP(daemon.socketPath)
+        let started = Date()
+        var slowAnswer: RawHTTP.Answer?
+        for byte in "POST /v1/sessions/k/transitions HTTP/1.1\r\nhost: x\r\n".utf8 where slowAnswer == nil {
+            slow.send(String(UnicodeScalar(byte)))
+            slowAnswer = slow.readAnswer(timeout: 0.2)
+        }
+        #expect(slowAnswer?.status == 408)
+        #expect(Date().timeIntervalSince(started) < 4)
+        #expect(daemon.isRunning)
+        #expect(try Ledger.open(directory: daemon.dataDirectory + "/log", options: LedgerOptions(readOnly: true)).head().seq == 0)
+        #expect(try await daemon.client().transition("k", .created("S1", expectedVersion: 0)).isAccepted)
+    }
+}
+
+/// HTTP/1.1 over a raw Unix socket, for tests that need to send what no client library would.
+/// It owns its descriptor and closes it when released.
+final class RawHTTP {
+    struct Answer {
+        var status: Int
+        var body: [UInt8]
+        var closes: Bool
+    }
+
+    let fd: Int32
+    private var pending: [UInt8] = []
+    private var closed = false
+
+    init(_ path: String) {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: path.utf8)
+            buffer[path.utf8.count] = 0
+        }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+    }
+
+    func send(_ text: String) { send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        Glibc.close(fd)
+    }
+
+    deinit { close() }
+
+    func exchange(method: String, path: String, body: [UInt8]?) -> Answer? {
+        var head = "\(method) \(path) HTTP/1.1\r\nhost: x\r\n"
+        if let body { head += "content-type: application/json\r\ncontent-length: \(body.count)\r\n" }
+        send(Array((head + "\r\n").utf8) + (body ?? []))
+        return readAnswer()
+    }
+
+    /// Reads one complete answer, waiting at most `timeout` seconds for data (0: only what is there).
+    func readAnswer(timeout: Double = 5) -> Answer? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if let answer = takeAnswer() { return answer }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let wait = max(0, Int32(deadline.timeIntervalSinceNow * 1000))
+            guard poll(&poller, 1, wait) > 0 else { return nil }
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            let count = read(fd, &buffer, buffer.count)
+            if count <= 0 { return takeAnswer() }
+            pending += buffer[..<count]
+        }
+    }
+
+    private func takeAnswer() -> Answer? {
+        guard let end = pending.firstRange(of: [13, 10, 13, 10]) else { return nil }
+        let head = String(decoding: pending[..<end.lowerBound], as: UTF8.self).lowercased()
+        let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+            .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+        guard pending.count >= end.upperBound + length else { return nil }
+        let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let body = Array(pending[end.upperBound..<(end.upperBound + length)])
+        pending.removeFirst(end.upperBound + length)
+        return Answer(status: status, body: body, closes: head.contains("connection: close"))
+    }
+}
