@@ -166,13 +166,29 @@ public final class Projection: Sendable {
         }
     }
 
-    /// Brings the projection up to `events`, which were just committed to the log: events the
-    /// checkpoint already covers (a rebuild or repair caught up past them) are skipped, a gap is
-    /// filled from the log, the rest is applied in one transaction.
-    public func applyCommitted(_ events: [CommittedEvent]) throws {
-        guard let last = events.last?.event.seq else { return }
+    /// Brings the projection up to `events`, which were just committed to the log, in one
+    /// transaction.
+    ///
+    /// When the events follow the checkpoint, the rows are written from `changed`, the entities
+    /// as the ledger's state machine left them (see ``AppendResult/changed``; merged over every
+    /// batch of `events`, later ones winning): no second fold, no lookups. Events the checkpoint
+    /// already covers (a rebuild or repair caught up past some of them) are folded from their
+    /// records instead, and a gap is filled from the log.
+    public func applyCommitted(_ events: [CommittedEvent], changed: LedgerState) throws {
+        guard let first = events.first?.event.seq, let last = events.last?.event.seq else { return }
         let checkpoint = appliedSeq.load(ordering: .acquiring)
         if last <= checkpoint { return }
+        if first == checkpoint + 1 {
+            do {
+                let reached = try pool.write { db -> UInt64 in
+                    try ProjectionWriter(db).write(committed: events, changed: changed, after: try CheckpointRow.read(db)).seq
+                }
+                appliedSeq.store(reached, ordering: .releasing)
+            } catch {
+                throw Self.classify(error)
+            }
+            return
+        }
         let pending = events.drop { $0.event.seq <= checkpoint }
         if pending.first?.event.seq == checkpoint + 1 {
             try apply(Array(pending))

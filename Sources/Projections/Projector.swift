@@ -33,6 +33,40 @@ struct ProjectionWriter {
     }
 }
 
+extension ProjectionWriter {
+    /// Writes a batch the ledger just committed, from the entities the ledger's own state machine
+    /// computed for it (``AppendResult/changed``), so the batch need not be folded a second time.
+    /// The events must follow `checkpoint` seq by seq and link by link of the hash chain.
+    ///
+    /// - Returns: the new checkpoint.
+    /// - Throws: ``ProjectionError`` `.outOfOrder` or `.refused` when they do not follow.
+    func write(committed events: [CommittedEvent], changed: LedgerState, after checkpoint: Checkpoint) throws -> Checkpoint {
+        var reached = checkpoint
+        for (index, committed) in events.enumerated() {
+            let event = committed.event
+            guard event.seq == reached.seq + 1 else {
+                throw ProjectionError(.outOfOrder, "seq \(event.seq) refused at checkpoint \(reached.seq)")
+            }
+            let checksum = try committed.stored.withUnsafeBytes { bytes in
+                let parts = try StoredRecord.parts(bytes)
+                guard ChainHash.link(after: reached.hash, stored: parts.hashed) == committed.hash, parts.storedHash == committed.hash else {
+                    throw ProjectionError(.refused, "seq \(event.seq) does not chain from the checkpoint's hash: not the log this projection follows")
+                }
+                return parts.storedChecksum
+            }
+            try TransitionRows.insert(event, hash: committed.hash, checksum: checksum, with: insertTransition)
+            reached = Checkpoint(seq: event.seq, hash: committed.hash, time: event.time)
+            if index == events.count / 2 { Failpoint.midProjection.check() }
+        }
+        // In key order: rows written in order fill B-tree pages instead of splitting them.
+        for key in changed.conversations.keys.sorted() { try ConversationRows.upsert(changed.conversations[key]!, with: upsertConversation) }
+        for id in changed.sessions.keys.sorted() { try SessionIdRows.upsert(id, changed.sessions[id]!, with: upsertSessionId) }
+        for name in changed.owners.keys.sorted() { try OwnerRows.upsert(changed.owners[name]!, with: upsertOwner) }
+        try CheckpointRow.write(reached, in: db)
+        return reached
+    }
+}
+
 /// Folds log records into a live projection, strictly in order, within one SQLite transaction:
 /// a ``LogFolder`` that looks entities up in the projection's own tables (each at most once per
 /// batch), and a ``ProjectionWriter``.

@@ -24,8 +24,10 @@ final class WALCheckpointer: @unchecked Sendable {
         queue = try DatabaseQueue(path: path, configuration: configuration)
         self.interval = interval
         self.logger = logger
-        let thread = Thread { [self] in run() }
-        thread.name = "ledger-checkpoint"
+        let thread = Thread { [self] in
+            Thread.current.name = "ledger-checkpoint"
+            run()
+        }
         thread.start()
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import Ledger
 
@@ -9,20 +10,31 @@ struct Populate: ParsableCommand {
     @Option(help: "Number of events.") var events: Int = 1_000_000
     @Option(help: "Number of conversation keys.") var keys: Int = 10_000
     @Option(help: "Commands per append (one durable commit each).") var batch: Int = 512
+    @Flag(help: "Write every key once first (so all K keys exist), then the random mix.") var fillKeys = false
 
     func run() throws {
+        try FileManager.default.createDirectory(atPath: dataDir + "/log", withIntermediateDirectories: true)
         let ledger = try Ledger.open(directory: dataDir + "/log")
         let head = try ledger.head().seq
         guard head == 0 else { throw ValidationError("\(dataDir) already holds \(head) events") }
         var mix = TurnMix(keys: keys)
         let started = Measurement.monotonic()
         var appended = 0
+        var nextFill = 0
         while appended < events {
             var indexes: [Int] = []
             var commands: [CommandEnvelope] = []
             var used = Set<Int>()
             while commands.count < min(batch, events - appended) {
-                let (index, key, request) = mix.next()
+                let (index, key, request): (Int, String, TransitionRequest)
+                if fillKeys && nextFill < keys {
+                    index = nextFill
+                    key = mix.keyName(nextFill)
+                    request = mix.request(for: nextFill)
+                    nextFill += 1
+                } else {
+                    (index, key, request) = mix.next()
+                }
                 // one command per key per batch keeps the generator's view exact
                 guard used.insert(index).inserted else { continue }
                 indexes.append(index)

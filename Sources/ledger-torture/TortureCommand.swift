@@ -56,6 +56,12 @@ struct TortureCommand: AsyncParsableCommand {
                 environment["LEDGERD_FAILPOINT"] = failpoint.rawValue
                 environment["LEDGERD_FAILPOINT_HIT"] = String(failpoint == .rebuildSwap ? 1 : hit)
             }
+            // Half the runs hold each projection apply a few ms, so reads often arrive while the
+            // projection is behind writes already answered: they must wait for it, never answer
+            // from behind it.
+            if random.next() % 2 == 0 {
+                environment["LEDGERD_PROJECTION_DELAY_MS"] = String(1 + random.next() % 5)
+            }
             let daemon = try Daemon.start(binaries + "/ledgerd", data: data, socket: socket, environment: environment)
             let killAfter = failpoint == nil ? 0.05 + Double(random.next() % 1_000) / 1_000 * window : window
             let recorder = Recorder()

@@ -31,11 +31,13 @@ import Testing
     }
 
     /// I4: after any sequence of commands the projection equals the fold of the log, row by row
-    /// and answer by answer.
-    @Test func theProjectionEqualsTheFoldOfTheLog() async throws {
+    /// and answer by answer, whether batches are folded from their records or written from the
+    /// entities the ledger computed for them.
+    @Test(arguments: DataDirectoryFixture.ApplyPath.allCases)
+    func theProjectionEqualsTheFoldOfTheLog(path: DataDirectoryFixture.ApplyPath) async throws {
         await propertyCheck(count: 40, input: Gen.uint64(in: 0 ... .max).array(of: 5...120)) { script in
             let f = try DataDirectoryFixture()
-            for batch in Self.commands(from: script) { try f.append(batch) }
+            for batch in Self.commands(from: script) { try f.append(batch, path: path) }
             #expect(try f.projection.compareWithLog() == nil)
             let logged = try f.ledger.read { snapshot in try (0..<5).map { try snapshot.conversation("k\($0)") } }
             let served = try f.projection.read { q in try (0..<5).map { try q.session("k\($0)") } }
@@ -77,6 +79,33 @@ import Testing
         try f.projection.apply(second.events)
         try f.projection.apply(third.events)
         #expect(try f.projection.read { try $0.session("k").version } == 3)
+    }
+
+    /// ledgerd's path: a batch the checkpoint already covers changes nothing, a batch after a
+    /// gap is caught up from the log, and a batch that does not chain from the checkpoint is
+    /// refused without a change.
+    @Test func committedBatchesAreSkippedCaughtUpOrRefused() throws {
+        let f = try DataDirectoryFixture()
+        let first = try f.append([.transition(key: "k", .created("s1", expectedVersion: 0))], path: .changes)
+        try f.append([.transition(key: "k", .resumed("s1", expectedVersion: 1))], apply: false)
+        let third = try f.append([.transition(key: "k", .resumed("s1", expectedVersion: 2))], apply: false)
+        try f.projection.applyCommitted(third.events, changed: third.changed)
+        #expect(try f.projection.checkpoint().seq == 3)
+        try f.projection.applyCommitted(first.events, changed: first.changed)
+        #expect(try f.projection.read { try $0.session("k").version } == 3)
+        #expect(try f.projection.compareWithLog() == nil)
+
+        let checkpoint = try f.projection.checkpoint()
+        let foreign = Event(seq: 4, key: "k", version: 4, type: .created, sessionId: "s9", time: f.clock + 1)
+        let (bytes, hash) = StoredRecord.seal(foreign, after: .genesis)
+        var forgedChanges = LedgerState()
+        forgedChanges.conversations["k"] = ConversationState(key: "k")
+        let refused = #expect(throws: ProjectionError.self) {
+            try f.projection.applyCommitted([CommittedEvent(event: foreign, stored: bytes, hash: hash)], changed: forgedChanges)
+        }
+        #expect(refused?.code == .refused)
+        #expect(try f.projection.checkpoint() == checkpoint)
+        #expect(try f.projection.read { try $0.session("k").sessionId } == "s1")
     }
 
     /// Handed a record that chains correctly but makes a dead session current (a forged or

@@ -33,9 +33,11 @@ import Testing
         #expect(try await client.history("race").count == 1, "nothing orphaned, one event")
     }
 
-    /// A GET after an acknowledged write sees it, for every write of many concurrent writers.
-    @Test func readYourWrites() async throws {
-        let daemon = try Daemon()
+    /// A GET after an acknowledged write sees it, for every write of many concurrent writers;
+    /// also when the projection lags 20 ms behind every commit (writes are answered once
+    /// durable, so only the read's wait for the projection keeps this true).
+    @Test(arguments: [nil, "20"]) func readYourWrites(projectionDelay: String?) async throws {
+        let daemon = try Daemon(environment: projectionDelay.map { ["LEDGERD_PROJECTION_DELAY_MS": $0] } ?? [:])
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<16 {
                 group.addTask {

@@ -53,7 +53,8 @@ extension Ledger {
                 }
                 try txn.put(layout.events, key: LedgerLayout.seqKey(event.seq), value: record, append: true)
                 try layout.index(event, in: txn)
-                try layout.saveChanges(from: before, to: after, in: txn)
+                var changed = LedgerState()
+                try layout.saveChanges(from: before, to: after, in: txn, recordingInto: &changed)
                 head = LedgerHead(seq: event.seq, hash: hash, time: event.time)
                 imported += 1
             }

@@ -61,6 +61,9 @@ public struct AppendResult: Sendable {
     public var outcomes: [CommandOutcome]
     public var events: [CommittedEvent]
     public var head: LedgerHead
+    /// Every conversation, session record and owner the batch changed, as the batch left it:
+    /// what a projection must write to follow the batch without folding it again.
+    public var changed: LedgerState
 }
 
 /// The session ledger: an append-only, hash-chained event log in LMDB, with the head state of
@@ -150,6 +153,7 @@ public final class Ledger: Sendable {
             outcomes.reserveCapacity(commands.count)
             var events: [CommittedEvent] = []
             events.reserveCapacity(commands.count)
+            var changed = LedgerState()
 
             for envelope in commands {
                 if let problem = SessionMachine.validate(envelope.command) {
@@ -183,7 +187,7 @@ public final class Ledger: Sendable {
                         try txn.put(layout.events, key: LedgerLayout.seqKey(committed.event.seq), value: committed.stored, append: true)
                         try layout.index(committed.event, in: txn)
                     }
-                    try layout.saveChanges(from: slice, to: after, in: txn)
+                    try layout.saveChanges(from: slice, to: after, in: txn, recordingInto: &changed)
                     outcomes.append(.accepted(events: events.count..<(events.count + sealed.count),
                                               conversation: key.map { after.conversation($0) }))
                     events += sealed
@@ -193,7 +197,7 @@ public final class Ledger: Sendable {
             if !events.isEmpty {
                 try txn.put(layout.meta, key: LedgerLayout.headKey, value: head.encoded())
             }
-            return AppendResult(outcomes: outcomes, events: events, head: head)
+            return AppendResult(outcomes: outcomes, events: events, head: head, changed: changed)
         }
     }
 

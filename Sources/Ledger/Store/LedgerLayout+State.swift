@@ -77,8 +77,9 @@ extension LedgerLayout {
     }
 
     /// Writes back what changed between `before` and `after`, keeping the live index in step.
-    func saveChanges(from before: LedgerState, to after: LedgerState, in txn: borrowing LMDBTransaction) throws {
+    func saveChanges(from before: LedgerState, to after: LedgerState, in txn: borrowing LMDBTransaction, recordingInto changed: inout LedgerState) throws {
         for (key, conversation) in after.conversations where before.conversations[key] != conversation {
+            changed.conversations[key] = conversation
             try txn.put(conversations, key: LedgerLayout.stateKey(key), value: StateCodec.encode(conversation))
             let old = before.conversations[key]
             let wasLive = old?.isActive == true ? LedgerLayout.liveKey(owner: old?.owner, key: key) : nil
@@ -89,9 +90,11 @@ extension LedgerLayout {
             }
         }
         for (id, record) in after.sessions where before.sessions[id] != record {
+            changed.sessions[id] = record
             try txn.put(sessions, key: Array(id.utf8), value: StateCodec.encode(record))
         }
         for (name, owner) in after.owners where before.owners[name] != owner {
+            changed.owners[name] = owner
             try txn.put(owners, key: Array(name.utf8), value: StateCodec.encode(owner))
         }
     }

@@ -29,6 +29,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var closeWhenIdle = false
     private var streamer: EventStreamer?
     private var started = ContinuousClock.now
+    private var route = LedgerHandler.Route.other
 
     init(core: LedgerHandler, requestGuard: RequestGuard, registry: ConnectionRegistry, configuration: ServerConfiguration, logger: Logger) {
         self.core = core
@@ -105,13 +106,16 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         let request = APIRequest(method: head.method, uri: head.uri, body: body, peer: peer)
         body = nil
-        switch core.handle(request, on: context.eventLoop) {
+        let (reply, route) = core.handleRouted(request, on: context.eventLoop)
+        self.route = route
+        switch reply {
         case .response(let response):
             respond(response, context: context)
         case .future(let future):
             future.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
                 switch result {
                 case .success(let response): respond(response, context: context)
+                case .failure(let error as APIError): respond(APIResponse(error), context: context)
                 case .failure(let error): respond(APIResponse(.internal("\(error)")), context: context)
                 }
             }
@@ -144,8 +148,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         buffer.writeBytes(response.body)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        core.metrics.requestFinished(route: LedgerHandler.routeName(APIRequest(method: head.method, uri: head.uri)),
-                                     nanoseconds: (ContinuousClock.now - started).nanoseconds)
+        core.metrics.requestFinished(route: route, nanoseconds: (ContinuousClock.now - started).nanoseconds)
         finishExchange(keepAlive: keepAlive, context: context)
     }
 

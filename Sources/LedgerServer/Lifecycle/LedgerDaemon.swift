@@ -39,7 +39,7 @@ public final class LedgerDaemon: Service, Sendable {
         let metrics = LedgerMetrics()
         let broadcaster = EventBroadcaster()
         let committer = GroupCommitter(ledger: ledger, projection: projection, broadcaster: broadcaster, metrics: metrics,
-                                       logger: logger, maxBatch: c.maxBatch,
+                                       logger: logger, maxBatch: c.maxBatch, projectionLinger: c.projectionLinger,
                                        freeSpace: FreeSpaceGuard(directory: c.dataDirectory, reserveBytes: c.minimumFreeBytes))
         committer.start()
         let core = LedgerHandler(ledger: ledger, projection: projection, committer: committer, broadcaster: broadcaster,

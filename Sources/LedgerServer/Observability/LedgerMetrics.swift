@@ -16,7 +16,7 @@ public final class LedgerMetrics: Sendable {
     let batches: CoreMetrics.Counter
     /// Commands per batch.
     let batchSize: CoreMetrics.Recorder
-    /// Time of one batch: decide, durable commit, projection apply.
+    /// Time from a batch's durable commit (when it is answered) to its projection.
     let batchDuration: CoreMetrics.Timer
     /// Time of the decide + durable LMDB commit of a batch.
     let commitDuration: CoreMetrics.Timer
@@ -26,7 +26,8 @@ public final class LedgerMetrics: Sendable {
     let projectionLag: CoreMetrics.Gauge
     let openConnections: CoreMetrics.Meter
     private let rejectionCounters: Mutex<[String: CoreMetrics.Counter]> = Mutex([:])
-    private let requestTimers: Mutex<[String: CoreMetrics.Timer]> = Mutex([:])
+    /// One latency timer per route, made up front: the hot path takes no lock to find it.
+    private let requestTimers: [String: CoreMetrics.Timer]
 
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -46,6 +47,11 @@ public final class LedgerMetrics: Sendable {
         projectionDuration = CoreMetrics.Timer(label: "ledger_projection_apply_duration_seconds", factory: factory)
         projectionLag = CoreMetrics.Gauge(label: "ledger_projection_lag_events", factory: factory)
         openConnections = CoreMetrics.Meter(label: "ledger_open_connections", factory: factory)
+        var timers: [String: CoreMetrics.Timer] = [:]
+        for route in LedgerHandler.Route.allCases {
+            timers[route.rawValue] = CoreMetrics.Timer(label: "ledger_request_duration_seconds", dimensions: [("route", route.rawValue)], factory: factory)
+        }
+        requestTimers = timers
     }
 
     /// Counts a refused command by its code.
@@ -60,14 +66,8 @@ public final class LedgerMetrics: Sendable {
     }
 
     /// Records how long a request to `route` took.
-    func requestFinished(route: String, nanoseconds: Int64) {
-        let timer = requestTimers.withLock { timers in
-            if let existing = timers[route] { return existing }
-            let made = CoreMetrics.Timer(label: "ledger_request_duration_seconds", dimensions: [("route", route)], factory: factory)
-            timers[route] = made
-            return made
-        }
-        timer.recordNanoseconds(nanoseconds)
+    func requestFinished(route: LedgerHandler.Route, nanoseconds: Int64) {
+        requestTimers[route.rawValue]?.recordNanoseconds(nanoseconds)
     }
 
     /// The Prometheus text exposition.

@@ -17,6 +17,7 @@ public final class LedgerHandler: Sendable {
     let metrics: LedgerMetrics
     let configuration: ServerConfiguration
     let logger: Logger
+    let sessionReader: SessionReader
     let startedAt = ContinuousClock.now
 
     static let version = "0.1.0"
@@ -30,44 +31,56 @@ public final class LedgerHandler: Sendable {
         self.metrics = metrics
         self.configuration = configuration
         self.logger = logger
+        sessionReader = SessionReader(projection: projection)
     }
 
-    /// A name for each route, for the request latency metric. Unknown paths share one label, so
+    /// The routes, as labels of the request latency metric. Unknown paths share one label, so
     /// clients cannot create metric series at will.
-    static func routeName(_ request: APIRequest) -> String {
-        let segments = (try? RequestTarget(request.uri).segments) ?? []
-        switch segments.count {
-        case 1 where segments[0] == "healthz" || segments[0] == "metrics":
-            return "/" + segments[0]
-        case 2 where segments[0] == "v1" && ["status", "sessions", "events"].contains(segments[1]):
-            return "/v1/" + segments[1]
-        case 3 where segments[0] == "v1" && segments[1] == "sessions":
-            return "/v1/sessions/{key}"
-        case 3 where segments[0] == "v1" && segments[1] == "admin" && ["rebuild", "check"].contains(segments[2]):
-            return "/v1/admin/" + segments[2]
-        case 4 where segments[0] == "v1" && segments[1] == "sessions" && ["history", "transitions"].contains(segments[3]):
-            return "/v1/sessions/{key}/" + segments[3]
-        case 4 where segments[0] == "v1" && segments[1] == "owners" && segments[3] == "boot":
-            return "/v1/owners/{owner}/boot"
-        default:
-            return "other"
+    enum Route: String, CaseIterable, Sendable {
+        case healthz = "/healthz", metrics = "/metrics", status = "/v1/status", sessions = "/v1/sessions", events = "/v1/events"
+        case session = "/v1/sessions/{key}", history = "/v1/sessions/{key}/history", transitions = "/v1/sessions/{key}/transitions"
+        case boot = "/v1/owners/{owner}/boot", rebuild = "/v1/admin/rebuild", check = "/v1/admin/check", other = "other"
+
+        init(_ segments: [String]) {
+            switch segments.count {
+            case 1 where segments[0] == "healthz": self = .healthz
+            case 1 where segments[0] == "metrics": self = .metrics
+            case 2 where segments[0] == "v1": self = Route(rawValue: "/v1/" + segments[1]) ?? .other
+            case 3 where segments[0] == "v1" && segments[1] == "sessions": self = .session
+            case 3 where segments[0] == "v1" && segments[1] == "admin": self = Route(rawValue: "/v1/admin/" + segments[2]) ?? .other
+            case 4 where segments[0] == "v1" && segments[1] == "sessions" && segments[3] == "history": self = .history
+            case 4 where segments[0] == "v1" && segments[1] == "sessions" && segments[3] == "transitions": self = .transitions
+            case 4 where segments[0] == "v1" && segments[1] == "owners" && segments[3] == "boot": self = .boot
+            default: self = .other
+            }
         }
     }
 
     /// Routes and answers one request.
     public func handle(_ request: APIRequest, on eventLoop: any EventLoop) -> APIReply {
+        handleRouted(request, on: eventLoop).reply
+    }
+
+    /// Routes and answers one request, and says which route it took (for the latency metric).
+    func handleRouted(_ request: APIRequest, on eventLoop: any EventLoop) -> (reply: APIReply, route: Route) {
+        let target: RequestTarget
         do {
-            return try route(request, on: eventLoop)
-        } catch let error as APIError {
-            return .response(APIResponse(error))
+            target = try RequestTarget(request.uri)
         } catch {
-            logger.error("\(request.method) \(request.uri) failed: \(error)")
-            return .response(APIResponse(.internal("\(error)")))
+            return (.response(APIResponse(error)), .other)
+        }
+        let route = Route(target.segments)
+        do {
+            return (try self.route(request, target, on: eventLoop), route)
+        } catch let error as APIError {
+            return (.response(APIResponse(error)), route)
+        } catch {
+            logger.error("request failed", metadata: ["method": "\(request.method)", "uri": "\(request.uri)", "error": "\(error)"])
+            return (.response(APIResponse(.internal("\(error)"))), route)
         }
     }
 
-    private func route(_ request: APIRequest, on eventLoop: any EventLoop) throws -> APIReply {
-        let target = try RequestTarget(request.uri)
+    private func route(_ request: APIRequest, _ target: RequestTarget, on eventLoop: any EventLoop) throws -> APIReply {
         let s = target.segments
         func allow(_ methods: HTTPMethod...) throws {
             guard methods.contains(request.method) else {
@@ -95,7 +108,7 @@ public final class LedgerHandler: Sendable {
             case 3 where s[0] == "v1" && s[1] == "sessions" && !s[2].isEmpty:
                 try allow(.GET)
                 let key = try checkedKey(s[2])
-                return try readReply(on: eventLoop) { APIResponse(body: SessionJSON.encode(try self.projection.read { try $0.session(key) })) }
+                return try readReply(on: eventLoop) { APIResponse(body: SessionJSON.encode(try self.sessionReader.session(key))) }
             case 4 where s[0] == "v1" && s[1] == "sessions" && s[3] == "history" && !s[2].isEmpty:
                 try allow(.GET)
                 let key = try checkedKey(s[2])
@@ -149,7 +162,24 @@ public final class LedgerHandler: Sendable {
 
     /// Runs a projection read; if the projection turns out damaged, repairs it on the writer and
     /// reads again, so the client gets an answer rather than an error.
+    ///
+    /// Writes are answered once durable, before the projection has them; so a read first waits
+    /// (briefly, and only when it must) until the projection covers every write answered before
+    /// it began.
     private func readReply(on eventLoop: any EventLoop, _ read: @escaping @Sendable () throws -> APIResponse) throws -> APIReply {
+        guard let covered = committer.projectionCoversCommits(on: eventLoop) else {
+            return readRepairing(on: eventLoop, read)
+        }
+        return .future(covered.flatMap {
+            switch self.readRepairing(on: eventLoop, read) {
+            case .response(let response): return eventLoop.makeSucceededFuture(response)
+            case .future(let future): return future
+            case .stream: preconditionFailure("a read answers with a response")
+            }
+        })
+    }
+
+    private func readRepairing(on eventLoop: any EventLoop, _ read: @escaping @Sendable () throws -> APIResponse) -> APIReply {
         do {
             return .response(try read())
         } catch let error as ProjectionError where error.code == .damaged {
@@ -158,6 +188,11 @@ public final class LedgerHandler: Sendable {
                 try projection.repair(ProjectionDamage(.damaged, error.message))
             }
             return .future(repaired.flatMapThrowing { _ in try read() })
+        } catch let error as APIError {
+            return .response(APIResponse(error))
+        } catch {
+            logger.error("read failed", metadata: ["error": "\(error)"])
+            return .response(APIResponse(.internal("\(error)")))
         }
     }
 

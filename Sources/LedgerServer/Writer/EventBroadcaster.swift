@@ -4,7 +4,8 @@ import Synchronization
 
 /// Hands newly committed events to the follow streams (`GET /v1/events?follow=true`).
 ///
-/// The writer publishes each batch once it is durable and projected; every subscriber gets the
+/// The writer publishes each batch once it is durable and projected (a follower that then reads
+/// sees it); every subscriber gets the
 /// events on its own event loop, where they are encoded, so no JSON work happens on the writer.
 final class EventBroadcaster: Sendable {
     struct Subscriber: Sendable {

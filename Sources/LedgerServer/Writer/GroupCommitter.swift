@@ -4,8 +4,9 @@ import LedgerAPI
 import Logging
 import NIOCore
 import Projections
+import Synchronization
 
-/// What one submitted command came to, once its batch is durable and projected.
+/// What one submitted command came to, once its batch is durable.
 struct CommitReceipt: Sendable {
     var outcome: CommandOutcome
     /// The events this command appended (empty when rejected or a no-op).
@@ -17,27 +18,37 @@ struct CommitReceipt: Sendable {
 /// Requests hand their commands to ``submit(_:promise:)`` from any event loop.
 ///
 /// 1. The **commit** thread takes everything waiting (up to `maxBatch`), decides and appends it
-///    in one LMDB write transaction and commits durably: one fsync for the whole batch. While a
-///    commit is in flight, arriving commands queue up and form the next batch.
+///    in one LMDB write transaction and commits durably: one fsync for the whole batch. It then
+///    answers every request of the batch: an answer means the write is on disk. While a commit
+///    is in flight, arriving commands queue up and form the next batch.
 /// 2. The **projection** thread takes every committed batch waiting, applies them to the SQLite
-///    projection in one transaction, publishes them to followers, and only then answers every
-///    request of those batches.
+///    projection in one transaction and publishes them to followers.
 ///
-/// The stages overlap (batch N is projected while batch N+1 commits), yet no request is answered
-/// before its commit is on disk and projected, so a read after an answer sees the write. LMDB
-/// write transactions all run on the commit thread, as LMDB requires. Admin work (rebuild
-/// installs, checks, repairs) runs on the projection thread between batches.
+/// The projection is off the write's path, so a read could arrive before the projection has
+/// caught up with a write already answered. Reads therefore pass ``projectionCoversCommits(on:)``
+/// first: it lets them through at once when the projection covers every commit made so far
+/// (the usual case) and otherwise holds them until it does. So a read that starts after an
+/// answer always sees the write. LMDB write transactions all run on the commit thread, as LMDB
+/// requires. Admin work (rebuild installs, checks, repairs) runs on the projection thread
+/// between batches.
 final class GroupCommitter: @unchecked Sendable {
     private struct Pending {
         var envelope: CommandEnvelope
         var promise: EventLoopPromise<CommitReceipt>
     }
 
-    /// A committed batch on its way to the projection.
+    /// A committed (and answered) batch on its way to the projection.
     private struct Committed {
-        var batch: [Pending]
-        var result: AppendResult
+        var events: [CommittedEvent]
+        var changed: LedgerState
+        var head: LedgerHead
         var committedAt: ContinuousClock.Instant
+    }
+
+    /// A read held until the projection covers `seq`.
+    private struct ReadFence {
+        var seq: UInt64
+        var promise: EventLoopPromise<Void>
     }
 
     private let ledger: Ledger
@@ -47,18 +58,27 @@ final class GroupCommitter: @unchecked Sendable {
     private let logger: Logger
     private let maxBatch: Int
     private let freeSpace: FreeSpaceGuard
+    /// How long committed events may wait for the projection when no read needs them.
+    private let projectionLinger: Duration
+    /// Events taken into one projection transaction at most (when no read waits).
+    private static let projectionBatchLimit = 4_096
+    /// The seq of the last durable commit, published before its requests are answered.
+    private let durableSeq = Atomic<UInt64>(0)
 
     // Guarded by `condition`.
     private let condition = NSCondition()
     private var pending: [Pending] = []
     private var committed: [Committed] = []
+    private var committedEvents = 0
     private var tasks: [@Sendable () -> Void] = []
+    private var fences: [ReadFence] = []
     private var stopping = false
     private var commitStageDone = false
     private var projectionStageDone = false
 
     init(ledger: Ledger, projection: Projection, broadcaster: EventBroadcaster, metrics: LedgerMetrics, logger: Logger, maxBatch: Int,
-         freeSpace: FreeSpaceGuard) {
+         projectionLinger: Duration = .milliseconds(2), freeSpace: FreeSpaceGuard) {
+        self.projectionLinger = projectionLinger
         self.ledger = ledger
         self.projection = projection
         self.broadcaster = broadcaster
@@ -70,15 +90,19 @@ final class GroupCommitter: @unchecked Sendable {
 
     /// Starts both stages.
     func start() {
-        let commitThread = Thread { [self] in runCommitStage() }
-        commitThread.name = "ledger-commit"
+        let commitThread = Thread { [self] in
+            Thread.current.name = "ledger-commit"
+            runCommitStage()
+        }
         commitThread.start()
-        let projectionThread = Thread { [self] in runProjectionStage() }
-        projectionThread.name = "ledger-project"
+        let projectionThread = Thread { [self] in
+            Thread.current.name = "ledger-project"
+            runProjectionStage()
+        }
         projectionThread.start()
     }
 
-    /// Queues a command; `promise` is fulfilled once its batch is durable and projected, or
+    /// Queues a command; `promise` is fulfilled once its batch is durable, or
     /// failed with an ``APIError`` (disk full, shutting down, storage failure).
     func submit(_ envelope: CommandEnvelope, promise: EventLoopPromise<CommitReceipt>) {
         condition.lock()
@@ -107,6 +131,31 @@ final class GroupCommitter: @unchecked Sendable {
         }
         condition.broadcast()
         condition.unlock()
+        return promise.futureResult
+    }
+
+    /// Nil when the projection already covers every commit answered so far; otherwise a future
+    /// that succeeds once it does (or fails if the projection cannot be brought up to date).
+    ///
+    /// Taken by every projection read, so a read that starts after a write was answered sees it.
+    func projectionCoversCommits(on eventLoop: any EventLoop) -> EventLoopFuture<Void>? {
+        let seq = durableSeq.load(ordering: .acquiring)
+        if projection.appliedThrough >= seq { return nil }
+        let promise = eventLoop.makePromise(of: Void.self)
+        condition.lock()
+        // Checked again under the lock: the projection thread publishes its progress before it
+        // takes the lock to release fences, so a fence added now cannot miss that release.
+        if projection.appliedThrough >= seq {
+            condition.unlock()
+            promise.succeed()
+        } else if projectionStageDone {
+            condition.unlock()
+            promise.fail(APIError.shuttingDown)
+        } else {
+            fences.append(ReadFence(seq: seq, promise: promise))
+            condition.broadcast()  // a lingering projection stage applies at once
+            condition.unlock()
+        }
         return promise.futureResult
     }
 
@@ -156,9 +205,14 @@ final class GroupCommitter: @unchecked Sendable {
             let now = ContinuousClock.now
             metrics.commitDuration.recordNanoseconds((now - started).nanoseconds)
             condition.lock()
-            committed.append(Committed(batch: batch, result: result, committedAt: now))
+            // Published under the lock with the batch, so the projection thread never sees a
+            // durable seq whose batch it has not been handed (see releaseFences).
+            durableSeq.store(result.head.seq, ordering: .releasing)
+            committed.append(Committed(events: result.events, changed: result.changed, head: result.head, committedAt: now))
+            committedEvents += result.events.count
             condition.broadcast()
             condition.unlock()
+            answer(batch, with: result)
         }
         condition.lock()
         commitStageDone = true
@@ -166,24 +220,56 @@ final class GroupCommitter: @unchecked Sendable {
         condition.unlock()
     }
 
-    // MARK: Stage 2: project and answer
+    /// Answers every request of a durable batch.
+    private func answer(_ batch: [Pending], with result: AppendResult) {
+        metrics.batches.increment()
+        metrics.batchSize.record(batch.count)
+        metrics.appendedEvents.increment(by: result.events.count)
+        for (item, outcome) in zip(batch, result.outcomes) {
+            let events: [CommittedEvent]
+            switch outcome {
+            case .accepted(let range, _): events = Array(result.events[range])
+            case .rejected(let rejection, _): events = []; metrics.rejected(rejection.code.rawValue)
+            case .failed: events = []; metrics.rejected("internal_invariant")
+            }
+            item.promise.succeed(CommitReceipt(outcome: outcome, events: events))
+        }
+    }
+
+    // MARK: Stage 2: project
 
     private enum ProjectionWork {
         case batches([Committed])
         case task(@Sendable () -> Void)
     }
 
+    /// The next work of the projection thread.
+    ///
+    /// Committed batches linger up to `projectionLinger` so that one SQLite transaction takes
+    /// many of them: a transaction writes every B-tree page it dirties to the WAL, and events
+    /// of one transaction share pages, so larger transactions cost much less per event. A read
+    /// waiting for the projection, an admin task, a full batch or a shutdown ends the wait.
     private func nextProjectionWork() -> ProjectionWork? {
         condition.lock()
         defer { condition.unlock() }
-        while committed.isEmpty && tasks.isEmpty && !(stopping && commitStageDone) { condition.wait() }
-        if !committed.isEmpty {
-            let all = committed
-            committed.removeAll()
-            return .batches(all)
+        while true {
+            if let oldest = committed.first {
+                let deadline = oldest.committedAt + projectionLinger
+                let now = ContinuousClock.now
+                if fences.isEmpty && tasks.isEmpty && !stopping && committedEvents < Self.projectionBatchLimit && now < deadline {
+                    let wait = deadline - now
+                    _ = condition.wait(until: Date().addingTimeInterval(Double(wait.nanoseconds) / 1e9))
+                    continue
+                }
+                let all = committed
+                committed.removeAll()
+                committedEvents = 0
+                return .batches(all)
+            }
+            if !tasks.isEmpty { return .task(tasks.removeFirst()) }
+            if stopping && commitStageDone { return nil }
+            condition.wait()
         }
-        if !tasks.isEmpty { return .task(tasks.removeFirst()) }
-        return nil
     }
 
     private func runProjectionStage() {
@@ -192,18 +278,29 @@ final class GroupCommitter: @unchecked Sendable {
             case .task(let task): task()
             case .batches(let batches): project(batches)
             }
+            releaseFences()
         }
         condition.lock()
         projectionStageDone = true
+        let stranded = fences
+        fences.removeAll()
         condition.broadcast()
         condition.unlock()
+        for fence in stranded { fence.promise.fail(APIError.shuttingDown) }
     }
 
     private func project(_ batches: [Committed]) {
+        if let delay = Self.projectionDelay { usleep(delay) }
         let started = ContinuousClock.now
-        let events = batches.flatMap(\.result.events)
+        let events = batches.flatMap(\.events)
+        var changed = batches[0].changed
+        for batch in batches.dropFirst() {
+            changed.conversations.merge(batch.changed.conversations) { _, later in later }
+            changed.sessions.merge(batch.changed.sessions) { _, later in later }
+            changed.owners.merge(batch.changed.owners) { _, later in later }
+        }
         do {
-            try projection.applyCommitted(events)
+            try projection.applyCommitted(events, changed: changed)
         } catch {
             repairProjection(after: error)
         }
@@ -211,24 +308,47 @@ final class GroupCommitter: @unchecked Sendable {
         let projected = ContinuousClock.now
         metrics.projectionDuration.recordNanoseconds((projected - started).nanoseconds)
         broadcaster.publish(events)
-        if let head = batches.last?.result.head {
+        if let head = batches.last?.head {
             metrics.projectionLag.record(Int64(head.seq) - Int64(projection.appliedThrough))
         }
         for committed in batches {
-            metrics.batches.increment()
-            metrics.batchSize.record(committed.batch.count)
-            metrics.appendedEvents.increment(by: committed.result.events.count)
-            // From durable to projected: how long a committed batch waited for its answer.
+            // From durable to projected: how long a committed batch waited to become readable.
             metrics.batchDuration.recordNanoseconds((projected - committed.committedAt).nanoseconds)
-            for (item, outcome) in zip(committed.batch, committed.result.outcomes) {
-                let events: [CommittedEvent]
-                switch outcome {
-                case .accepted(let range, _): events = Array(committed.result.events[range])
-                case .rejected(let rejection, _): events = []; metrics.rejected(rejection.code.rawValue)
-                case .failed: events = []; metrics.rejected("internal_invariant")
-                }
-                item.promise.succeed(CommitReceipt(outcome: outcome, events: events))
+        }
+    }
+
+    /// A test hook: `LEDGERD_PROJECTION_DELAY_MS=<n>` holds every projection apply for n ms, so
+    /// tests can see reads wait for a lagging projection rather than answer from behind it.
+    private static let projectionDelay: UInt32? = getenv("LEDGERD_PROJECTION_DELAY_MS")
+        .flatMap { UInt32(String(cString: $0)) }.map { $0 * 1_000 }
+
+    /// Lets through the reads the projection now covers. Reads waiting on a projection that
+    /// could not be brought up to date (its repair failed) get an error rather than waiting on.
+    private func releaseFences() {
+        let applied = projection.appliedThrough
+        condition.lock()
+        if fences.isEmpty {
+            condition.unlock()
+            return
+        }
+        let stuck = committed.isEmpty && applied < durableSeq.load(ordering: .acquiring)
+        var released: [ReadFence] = []
+        var failed: [ReadFence] = []
+        fences.removeAll { fence in
+            if fence.seq <= applied {
+                released.append(fence)
+                return true
             }
+            if stuck {
+                failed.append(fence)
+                return true
+            }
+            return false
+        }
+        condition.unlock()
+        for fence in released { fence.promise.succeed() }
+        for fence in failed {
+            fence.promise.fail(APIError.internal("the projection is behind the log and could not be repaired; see ledgerd's log and run ledgerctl rebuild"))
         }
     }
 

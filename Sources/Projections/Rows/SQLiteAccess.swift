@@ -9,12 +9,20 @@ import Ledger
 /// themselves come from GRDB's statement cache and run inside GRDB's transactions.
 struct SQLiteAccess {
     /// Kept alive with the accessor: GRDB finalizes the SQLite statement when this object goes.
-    private let statement: Statement
+    /// Nil for a raw statement owned by its caller (``SessionReader``).
+    private let statement: Statement?
     let handle: OpaquePointer
 
     init(_ statement: Statement) {
         self.statement = statement
         handle = statement.sqliteStatement
+        begin()
+    }
+
+    /// A statement prepared outside GRDB; the caller finalizes it.
+    init(raw handle: OpaquePointer) {
+        statement = nil
+        self.handle = handle
         begin()
     }
 

@@ -20,13 +20,26 @@ final class DataDirectoryFixture: @unchecked Sendable {
 
     var path: String { directory.path }
 
+    /// How a batch reaches the projection.
+    enum ApplyPath: Sendable, CaseIterable {
+        /// Folded again from its stored records (catch-up, repairs).
+        case fold
+        /// Written from the entities the ledger computed (ledgerd's writer).
+        case changes
+    }
+
     /// Appends commands to the log (one batch) and, unless told not to, applies the result to
-    /// the projection the way ledgerd's writer does.
+    /// the projection along `path`.
     @discardableResult
-    func append(_ commands: [Command], apply: Bool = true) throws -> AppendResult {
+    func append(_ commands: [Command], apply: Bool = true, path: ApplyPath = .fold) throws -> AppendResult {
         clock += 1_000
         let result = try ledger.append(commands.map { CommandEnvelope($0, actor: ActorIdentity(uid: 501, gid: 20, pid: 9)) }, now: clock)
-        if apply { try projection.apply(result.events) }
+        if apply {
+            switch path {
+            case .fold: try projection.apply(result.events)
+            case .changes: try projection.applyCommitted(result.events, changed: result.changed)
+            }
+        }
         return result
     }
 
