@@ -155,6 +155,7 @@ let package = Package(
             dependencies: [
                 "Ledger", "Projections", "LedgerAPI", "LedgerServer", "LedgerClient", "LedgerTestSupport", "ledgerd",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -50,7 +50,8 @@ public struct JSONWriter: Sendable {
         separate()
         bytes.append(UInt8(ascii: "\""))
         bytes.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
@@ -106,7 +107,14 @@ public struct JSONWriter: Sendable {
         var string = string
         string.withUTF8 { utf8 in
             var start = 0
-            for (i, c) in utf8.enumerated() where c < 0x20 || c == 0x22 || c == 0x5C {
+            var i = 0
+            let count = utf8.count
+            while i < count {
+                let c = utf8[i]
+                guard c < 0x20 || c == 0x22 || c == 0x5C else {
+                    i += 1
+                    continue
+                }
                 if start < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<i])) }
                 switch c {
                 case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
@@ -119,11 +127,37 @@ public struct JSONWriter: Sendable {
                     bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0xF)]])
                 }
                 start = i + 1
+                i += 1
             }
-            if start < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
+            if start < count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
         }
         bytes.append(UInt8(ascii: "\""))
         needsComma = true
+    }
+
+    /// A string whose characters need no escaping, written by `body` straight into the buffer
+    /// (timestamps, hex digests: no intermediate String).
+    public mutating func quotedASCII(_ body: (inout [UInt8]) -> Void) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        body(&bytes)
+        bytes.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    /// Lowercase hex of `raw`, quoted.
+    public mutating func hex(_ raw: UnsafeRawBufferPointer) {
+        quotedASCII { out in
+            for byte in raw {
+                out.append(Self.hexDigit(byte >> 4))
+                out.append(Self.hexDigit(byte & 0x0F))
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? 0x30 + nibble : 0x57 + nibble
     }
 
     public mutating func value(_ string: String?) {

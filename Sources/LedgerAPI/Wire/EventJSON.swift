@@ -29,8 +29,8 @@ public enum EventJSON {
         } else {
             w.null()
         }
-        w.key("time"); w.value(Timestamp.format(event.time))
-        w.key("hash"); w.value(logged.hash.hex)
+        w.key("time"); w.quotedASCII { Timestamp.write(event.time, into: &$0) }
+        w.key("hash"); logged.hash.withBytes { w.hex($0) }
         if let record { w.key("record"); w.value(record) }
         w.endObject()
     }

@@ -4,6 +4,10 @@ import Ledger
 /// `{"key","state","sessionId","version","owner","epoch","environment","createdAt","updatedAt","seq"}`.
 /// An unknown key is state "none" at version 0, with nulls and seq 0.
 public enum SessionJSON {
+    private static func writeTime(_ micros: Int64?, into w: inout JSONWriter) {
+        if let micros { w.quotedASCII { Timestamp.write(micros, into: &$0) } } else { w.null() }
+    }
+
     public static func write(_ state: ConversationState, into w: inout JSONWriter) {
         w.beginObject()
         w.key("key"); w.value(state.key)
@@ -13,8 +17,8 @@ public enum SessionJSON {
         w.key("owner"); w.value(state.owner)
         w.key("epoch"); w.value(state.epoch)
         w.key("environment"); EnvironmentJSON.write(state.environment, into: &w)
-        w.key("createdAt"); w.value(state.version == 0 ? nil : Timestamp.format(state.createdAt))
-        w.key("updatedAt"); w.value(state.version == 0 ? nil : Timestamp.format(state.updatedAt))
+        w.key("createdAt"); Self.writeTime(state.version == 0 ? nil : state.createdAt, into: &w)
+        w.key("updatedAt"); Self.writeTime(state.version == 0 ? nil : state.updatedAt, into: &w)
         w.key("seq"); w.value(state.lastSeq)
         w.endObject()
     }

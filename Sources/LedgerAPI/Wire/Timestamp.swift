@@ -3,16 +3,57 @@
 public enum Timestamp {
     /// Formats microseconds since the Unix epoch.
     public static func format(_ micros: Int64) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(27)
+        write(micros, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the RFC 3339 form of `micros` (as ``format(_:)`` gives it) to `out`, with no
+    /// intermediate String: replays and exports write one per event.
+    public static func write(_ micros: Int64, into out: inout [UInt8]) {
         let (seconds, fraction) = micros.quotientAndRemainder(dividingBy: 1_000_000)
         var secs = seconds
         var frac = fraction
         if frac < 0 { frac += 1_000_000; secs -= 1 }
         let (days, secondOfDay) = floorDivide(secs, 86_400)
         let (year, month, day) = civil(fromDays: days)
-        var out = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T"
-        out += pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay % 3600 / 60, 2) + ":" + pad(secondOfDay % 60, 2)
-        out += "." + pad(frac, 6) + "Z"
-        return out
+        if year < 0 { out.append(UInt8(ascii: "-")) }
+        digits(year.magnitude, width: 4, into: &out)
+        out.append(UInt8(ascii: "-"))
+        digits(UInt64(month), width: 2, into: &out)
+        out.append(UInt8(ascii: "-"))
+        digits(UInt64(day), width: 2, into: &out)
+        out.append(UInt8(ascii: "T"))
+        digits(UInt64(secondOfDay / 3600), width: 2, into: &out)
+        out.append(UInt8(ascii: ":"))
+        digits(UInt64(secondOfDay % 3600 / 60), width: 2, into: &out)
+        out.append(UInt8(ascii: ":"))
+        digits(UInt64(secondOfDay % 60), width: 2, into: &out)
+        out.append(UInt8(ascii: "."))
+        digits(UInt64(frac), width: 6, into: &out)
+        out.append(UInt8(ascii: "Z"))
+    }
+
+    /// `value` in decimal, zero-padded to at least `width` digits.
+    private static func digits(_ value: UInt64, width: Int, into out: inout [UInt8]) {
+        var count = 1
+        var limit: UInt64 = 10
+        while count < 20 && value >= limit {
+            count += 1
+            if limit > UInt64.max / 10 { break }
+            limit *= 10
+        }
+        for _ in count..<max(count, width) { out.append(0x30) }
+        let start = out.count
+        var rest = value
+        for _ in 0..<count { out.append(0x30) }
+        var index = start + count - 1
+        while index >= start {
+            out[index] = 0x30 + UInt8(rest % 10)
+            rest /= 10
+            index -= 1
+        }
     }
 
     /// Parses RFC 3339 (`2026-11-21T10:15:00Z`, fraction optional, `Z` or `±hh:mm`) or a plain
@@ -95,8 +136,4 @@ public enum Timestamp {
         return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-    }
 }

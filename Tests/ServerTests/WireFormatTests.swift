@@ -1,0 +1,41 @@
+import Foundation
+import Ledger
+import LedgerAPI
+import PropertyBased
+import Testing
+
+/// The byte-level writers of the wire format against independent references.
+@Suite struct WireFormatTests {
+    /// Timestamps, written digit by digit, agree with Foundation's UTC calendar from year 1600 to
+    /// 9999 (before 1582 Foundation's calendar is Julian; RFC 3339's is proleptic Gregorian), and
+    /// parse back to the same microsecond.
+    @Test func timestampsMatchTheCalendarAndRoundTrip() async {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let earliest: Int64 = -11_676_096_000_000_000  // 1600-01-01T00:00:00Z
+        let latest: Int64 = 253_402_300_799_999_999   // 9999-12-31T23:59:59.999999Z
+        await propertyCheck(count: 2_000, input: Gen.int64(in: earliest...latest)) { micros in
+            let text = Timestamp.format(micros)
+            let (seconds, fraction) = micros.quotientAndRemainder(dividingBy: 1_000_000)
+            let wholeSeconds = fraction < 0 ? seconds - 1 : seconds
+            let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second],
+                                            from: Date(timeIntervalSince1970: Double(wholeSeconds)))
+            let expected = String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!,
+                                  Int((fraction + 1_000_000) % 1_000_000))
+            #expect(text == expected)
+            #expect(Timestamp.parse(text) == micros)
+        }
+        #expect(Timestamp.format(0) == "1970-01-01T00:00:00.000000Z")
+        #expect(Timestamp.format(-1) == "1969-12-31T23:59:59.999999Z")
+    }
+
+    /// Hex digests written into the JSON buffer equal the hash's own hex form.
+    @Test func hexDigestsMatch() async {
+        await propertyCheck(count: 200, input: Gen.uint64(in: 0 ... .max).array(of: 1...8)) { words in
+            let hash = words.withUnsafeBytes { ChainHash.link(after: .genesis, stored: $0) }
+            var w = JSONWriter()
+            hash.withBytes { w.hex($0) }
+            #expect(String(decoding: w.bytes, as: UTF8.self) == "\"\(hash.hex)\"")
+        }
+    }
+}
