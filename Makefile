@@ -37,5 +37,12 @@ torture: deps
 	$(SWIFT) build -c release --product ledgerctl
 	./.build/release/ledger-torture --iterations $(N)
 
+## Every figure of docs/performance.md on this machine, from a release build (SCALING=1: the curves too).
+bench: deps
+	$(SWIFT) build -c release --product ledger-bench
+	$(SWIFT) build -c release --product ledgerd
+	$(SWIFT) build -c release --product ledgerctl
+	./scripts/bench.sh
+
 clean:
 	rm -rf .build

@@ -230,7 +230,7 @@ public final class Projection: Sendable {
 
     // MARK: Checking, rebuilding, repairing
 
-    /// Checks the live file now.
+    /// Checks the live file now. Safe beside the writer: it reads one snapshot.
     public func check(_ level: ProjectionCheckLevel) -> ProjectionDamage? {
         ProjectionHealth.check(pool, ledger: ledger, level: level)
     }
@@ -289,6 +289,11 @@ public final class Projection: Sendable {
         let report = try install(try prepareRebuild(), setAsideAs: damage.kind.rawValue)
         logger.error("projection \(damage.kind.rawValue): \(damage.reason); moved to \(report.setAside ?? "?"); rebuilt \(report.events) events from the log in \(Self.format(report.seconds)) s as generation \(report.generation)")
         return report
+    }
+
+    /// Stops the reads in progress (a long check) with `SQLITE_INTERRUPT`.
+    public func interruptReads() {
+        live.withLock { $0.pool }.interrupt()
     }
 
     /// Checkpoints the WAL and closes the SQLite connections (the last writes are committed).

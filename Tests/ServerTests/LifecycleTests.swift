@@ -181,6 +181,34 @@ struct Acknowledged: Sendable {
         #expect(result["ok"] == .bool(true))
     }
 
+    /// ledgerd starts with a fast check (schema and checkpoint), so a damaged page elsewhere in
+    /// the projection does not delay readiness; the quick check it runs in the background finds
+    /// the damage, ledgerd rebuilds from the log, and every answer is the truth again.
+    @Test func pageDamageIsFoundByTheBackgroundCheckAndRepaired() async throws {
+        let first = try Daemon()
+        let c = first.client()
+        for i in 0..<300 { _ = try await c.transition("k\(i % 30)", .created("s\(i)", expectedVersion: UInt64(i / 30))) }
+        let before = try await c.sessions(limit: 100).sessions
+        try first.terminate()
+        let file = try FileManager.default.destinationOfSymbolicLink(atPath: first.dataDirectory + "/projection.sqlite")
+        let path = file.hasPrefix("/") ? file : first.dataDirectory + "/" + file
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        let size = try handle.seekToEnd()
+        try handle.seek(toOffset: size - 4096 + 8)
+        try handle.write(contentsOf: (0..<4088).map { _ in UInt8.random(in: 0...255) })
+        try handle.close()
+
+        let second = try first.restart()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !second.log.contains("background check: projection damaged") || !second.log.contains("rebuilt") {
+            guard ContinuousClock.now < deadline else { Issue.record("no repair: \(second.log)"); return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await second.client().sessions(limit: 100).sessions == before)
+        let forensics = try FileManager.default.contentsOfDirectory(atPath: second.dataDirectory + "/forensics")
+        #expect(forensics.contains { $0.contains("damaged") })
+    }
+
     /// Someone edits the projection behind ledgerd's back (the manual SQL fix of incident B):
     /// the next read detects it, ledgerd rebuilds from the log, and the answer is the truth.
     @Test func aTamperedProjectionIsRepairedWhileServing() async throws {

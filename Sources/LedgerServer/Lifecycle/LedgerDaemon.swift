@@ -33,7 +33,9 @@ public final class LedgerDaemon: Service, Sendable {
         try SocketPath.prepare(c.socketPath)
 
         let ledger = try Ledger.open(directory: c.logDirectory, options: LedgerOptions(initialMapSize: c.initialMapSize))
-        let projection = try Projection.open(directory: c.dataDirectory, ledger: ledger, logger: logger, readers: c.readers)
+        // The fast check keeps startup independent of the log's size; the quick check follows
+        // in the background (BackgroundProjectionCheck).
+        let projection = try Projection.open(directory: c.dataDirectory, ledger: ledger, logger: logger, check: .fast, readers: c.readers)
         if c.invalidateOnStart { try invalidateLiveSessions(ledger: ledger, projection: projection) }
 
         let metrics = LedgerMetrics()
@@ -60,12 +62,15 @@ public final class LedgerDaemon: Service, Sendable {
             "projection_generation": "\(projection.generation)", "startup_ms": "\(String(format: "%.0f", elapsed))", "pid": "\(getpid())",
         ])
 
+        let check = BackgroundProjectionCheck(projection: projection, committer: committer, eventLoop: group.next(), logger: logger)
+
         // Serve until asked to stop.
         try? await gracefulShutdown()
 
         logger.notice("ledgerd shutting down: no new connections; answering requests in flight", metadata: ["open_connections": "\(server.registry.count)"])
         await server.shutdown(grace: c.shutdownGrace)
         committer.stop()
+        check.stop(interrupting: projection)
         try? await group.shutdownGracefully()
         projection.close()
         unlink(c.socketPath)

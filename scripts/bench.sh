@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `make bench`: every figure of docs/performance.md, measured on this machine by ledger-bench
+# from a release build. Takes about 5 minutes (25 with SCALING=1). The first start on a freshly
+# populated directory builds its projection; the `rebuild` step before each start does that.
+#
+#   DURATION=10   seconds measured per load row (after 2 s of warm-up)
+#   SCALING=1     also the curves: 10k -> 100k -> 1M keys, and 0 -> 1M -> 10M events in the log
+#   KEEP=dir      keep the populated data directories in dir (default: a temporary directory)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BENCH=./.build/release/ledger-bench
+DURATION=${DURATION:-10}
+WORK=${KEEP:-$(mktemp -d /tmp/ledger-bench.XXXXXX)}
+mkdir -p "$WORK"
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT
+
+section() { printf '\n== %s\n' "$*"; }
+
+section "machine"
+echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
+swift --version 2>&1 | head -1
+df -T "$WORK" | awk 'NR==2 {print "data on " $2 " (" $1 ")"}'
+
+section "transitions over the socket: turn mix on 10k keys, durable; naive SQLite row in-process for the ratio"
+$BENCH transitions --clients 1,16,64 --keys 10000 --duration "$DURATION" --naive
+
+section "reads over the socket: GET /v1/sessions/{key} on 10k keys"
+$BENCH reads --clients 1,16,64 --keys 10000 --duration "$DURATION"
+
+section "a 1M-event ledger (10k keys)"
+[ -d "$WORK/events-1m/log" ] || $BENCH populate --data-dir "$WORK/events-1m" --events 1000000 --keys 10000
+$BENCH rebuild --data-dir "$WORK/events-1m"
+$BENCH verify --data-dir "$WORK/events-1m"
+$BENCH replay --data-dir "$WORK/events-1m"
+$BENCH startup --data-dir "$WORK/events-1m"
+
+section "a ledger with 1M keys (1.2M events)"
+[ -d "$WORK/keys-1m/log" ] || $BENCH populate --data-dir "$WORK/keys-1m" --events 1200000 --keys 1000000 --fill-keys
+$BENCH rebuild --data-dir "$WORK/keys-1m"
+$BENCH startup --data-dir "$WORK/keys-1m"
+
+if [ "${SCALING:-0}" = 1 ]; then
+    section "scaling with keys: 64 clients, the turn mix spread over K keys of a ledger already holding K keys"
+    [ -d "$WORK/keys-100k/log" ] || $BENCH populate --data-dir "$WORK/keys-100k" --events 120000 --keys 100000 --fill-keys
+    $BENCH rebuild --data-dir "$WORK/keys-100k"
+    for dir in none keys-100k keys-1m; do
+        case $dir in none) keys=10000; args=() ;; keys-100k) keys=100000; args=(--data-dir "$WORK/$dir") ;; keys-1m) keys=1000000; args=(--data-dir "$WORK/$dir") ;; esac
+        $BENCH transitions "${args[@]}" --clients 64 --keys "$keys" --duration "$DURATION" | tail -n +2
+    done
+
+    section "scaling with the log: 64 clients on 10k keys, with 0, 1M and 10M events already in the log"
+    [ -d "$WORK/events-10m/log" ] || $BENCH populate --data-dir "$WORK/events-10m" --events 10000000 --keys 10000
+    $BENCH rebuild --data-dir "$WORK/events-10m"
+    $BENCH verify --data-dir "$WORK/events-10m"
+    $BENCH transitions --clients 64 --keys 10000 --duration "$DURATION" | tail -n +2
+    $BENCH transitions --data-dir "$WORK/events-1m" --clients 64 --keys 10000 --duration "$DURATION" | tail -n +2
+    $BENCH transitions --data-dir "$WORK/events-10m" --clients 64 --keys 10000 --duration "$DURATION" | tail -n +2
+    $BENCH startup --data-dir "$WORK/events-10m" --runs 3
+fi
