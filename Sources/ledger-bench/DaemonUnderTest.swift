@@ -65,6 +65,8 @@ final class DaemonUnderTest: @unchecked Sendable {
 
     var cpuSeconds: Double { Measurement.cpuSeconds(pid: pid) ?? 0 }
     var residentBytes: Int { Measurement.residentBytes(pid: pid) ?? 0 }
+    /// The anonymous part of the RSS: heap and stacks, without the mapped LMDB and SQLite files.
+    var heapBytes: Int { Measurement.residentBytes(pid: pid, field: "RssAnon") ?? 0 }
 
     /// The batch-size histogram buckets from /metrics: (upper bound, cumulative count).
     func batchBuckets() async throws -> [(Double, Double)] {

@@ -20,9 +20,12 @@ enum Measurement {
     }
 
     /// Resident set size of a process (this one by default), in bytes, from /proc.
-    static func residentBytes(pid: Int32 = getpid()) -> Int? {
+    ///
+    /// - Parameter field: `VmRSS` (all), `RssAnon` (heap and stacks) or `RssFile` (mapped files:
+    ///   the LMDB map's pages count here, and the kernel may drop them at any time).
+    static func residentBytes(pid: Int32 = getpid(), field: String = "VmRSS") -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
             let kilobytes = line.split(separator: " ").compactMap { Int($0) }.first
             return kilobytes.map { $0 * 1024 }
         }

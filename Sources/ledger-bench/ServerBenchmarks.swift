@@ -20,15 +20,16 @@ struct Row {
     var batches: BatchSizes?
     var serverCPU: Double?
     var driverCPU: Double?
-    var serverRSS: Int?
+    /// ledgerd's resident set: all of it, and its heap (without mapped files).
+    var serverRSS: (total: Int, heap: Int)?
 
-    static let header = "workload                         clients      ops/s    p50 ms    p99 ms   p999 ms   batch mean/p50/p99   ledgerd cpu  driver cpu   ledgerd RSS"
+    static let header = "workload                         clients      ops/s    p50 ms    p99 ms   p999 ms   batch mean/p50/p99   ledgerd cpu  driver cpu   ledgerd RSS (heap)"
 
     func render(clients: Int) -> String {
         let batch = batches.map { String(format: "%6.1f/%4.0f/%4.0f", $0.mean, $0.median, $0.p99) } ?? "        -        "
         let server = serverCPU.map { String(format: "%5.0f%%", $0 * 100) } ?? "    -"
         let driver = driverCPU.map { String(format: "%5.0f%%", $0 * 100) } ?? "    -"
-        let rss = serverRSS.map { Measurement.megabytes($0) } ?? "-"
+        let rss = serverRSS.map { "\(Measurement.megabytes($0.total)) (\(Measurement.megabytes($0.heap)))" } ?? "-"
         return String(format: "%-32@ %7d %10.0f %9.3f %9.3f %9.3f", label as NSString, clients, result.throughput,
                       result.milliseconds(50), result.milliseconds(99), result.milliseconds(99.9))
             + "   \(batch)   \(server)       \(driver)     \(rss)"
@@ -88,7 +89,7 @@ struct TransitionsBenchmark: AsyncParsableCommand {
                    batches: BatchSizes(before: bucketsBefore, after: bucketsAfter, commands: commands),
                    serverCPU: (daemon.cpuSeconds - serverCPU) / elapsed,
                    driverCPU: (Measurement.cpuSeconds() - driverCPU) / elapsed,
-                   serverRSS: daemon.residentBytes)
+                   serverRSS: (daemon.residentBytes, daemon.heapBytes))
     }
 }
 
@@ -117,7 +118,7 @@ struct ReadsBenchmark: AsyncParsableCommand {
             }
             let elapsed = server.warmup + server.duration
             print(Row(label: "reads (\(keys) keys)", result: result, serverCPU: (daemon.cpuSeconds - serverCPU) / elapsed,
-                      driverCPU: (Measurement.cpuSeconds() - driverCPU) / elapsed, serverRSS: daemon.residentBytes).render(clients: count))
+                      driverCPU: (Measurement.cpuSeconds() - driverCPU) / elapsed, serverRSS: (daemon.residentBytes, daemon.heapBytes)).render(clients: count))
         }
     }
 
@@ -161,7 +162,7 @@ struct StartupBenchmark: AsyncParsableCommand {
                 let keys = try Ledger.open(directory: dataDir + "/log", options: LedgerOptions(readOnly: true)).read { try $0.conversationCount() }
                 var random = SplitMix64(seed: 7)
                 for _ in 0..<reads { _ = try await client.session("key-\(random.next() % UInt64(max(1, keys)))") }
-                print("ledgerd RSS after \(reads) reads on \(keys) keys: \(Measurement.megabytes(daemon.residentBytes))")
+                print("ledgerd RSS after \(reads) reads on \(keys) keys: \(Measurement.megabytes(daemon.residentBytes)) (heap \(Measurement.megabytes(daemon.heapBytes)))")
             }
             client.close()
             daemon.stop()
