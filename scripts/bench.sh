@@ -16,6 +16,9 @@ mkdir -p "$WORK"
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT
 
 section() { printf '\n== %s\n' "$*"; }
+# Flush what earlier steps left dirty (a populate writes gigabytes) so that its writeback does not
+# land inside the next timed step.
+settle() { sync; sleep 1; }
 
 section "machine"
 echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
@@ -30,6 +33,7 @@ $BENCH reads --clients 1,16,64 --keys 10000 --duration "$DURATION"
 
 section "a 1M-event ledger (10k keys)"
 [ -d "$WORK/events-1m/log" ] || $BENCH populate --data-dir "$WORK/events-1m" --events 1000000 --keys 10000
+settle
 $BENCH rebuild --data-dir "$WORK/events-1m"
 $BENCH verify --data-dir "$WORK/events-1m"
 $BENCH replay --data-dir "$WORK/events-1m"
@@ -37,12 +41,14 @@ $BENCH startup --data-dir "$WORK/events-1m"
 
 section "a ledger with 1M keys (1.2M events)"
 [ -d "$WORK/keys-1m/log" ] || $BENCH populate --data-dir "$WORK/keys-1m" --events 1200000 --keys 1000000 --fill-keys
+settle
 $BENCH rebuild --data-dir "$WORK/keys-1m"
 $BENCH startup --data-dir "$WORK/keys-1m"
 
 if [ "${SCALING:-0}" = 1 ]; then
     section "scaling with keys: 64 clients, the turn mix spread over K keys of a ledger already holding K keys"
     [ -d "$WORK/keys-100k/log" ] || $BENCH populate --data-dir "$WORK/keys-100k" --events 120000 --keys 100000 --fill-keys
+settle
     $BENCH rebuild --data-dir "$WORK/keys-100k"
     for dir in none keys-100k keys-1m; do
         case $dir in none) keys=10000; args=() ;; keys-100k) keys=100000; args=(--data-dir "$WORK/$dir") ;; keys-1m) keys=1000000; args=(--data-dir "$WORK/$dir") ;; esac
@@ -51,6 +57,7 @@ if [ "${SCALING:-0}" = 1 ]; then
 
     section "scaling with the log: 64 clients on 10k keys, with 0, 1M and 10M events already in the log"
     [ -d "$WORK/events-10m/log" ] || $BENCH populate --data-dir "$WORK/events-10m" --events 10000000 --keys 10000
+settle
     $BENCH rebuild --data-dir "$WORK/events-10m"
     $BENCH verify --data-dir "$WORK/events-10m"
     $BENCH transitions --clients 64 --keys 10000 --duration "$DURATION" | tail -n +2

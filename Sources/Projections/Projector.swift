@@ -6,6 +6,7 @@ import Ledger
 struct ProjectionWriter {
     private let insertTransition: SQLiteAccess
     private let upsertConversation: SQLiteAccess
+    private let updateConversation: SQLiteAccess
     private let upsertSessionId: SQLiteAccess
     private let upsertOwner: SQLiteAccess
     private let db: Database
@@ -14,6 +15,7 @@ struct ProjectionWriter {
         self.db = db
         insertTransition = try SQLiteAccess(db, TransitionRows.insertSQL)
         upsertConversation = try SQLiteAccess(db, ConversationRows.upsertSQL)
+        updateConversation = try SQLiteAccess(db, ConversationRows.updateInPlaceSQL)
         upsertSessionId = try SQLiteAccess(db, SessionIdRows.upsertSQL)
         upsertOwner = try SQLiteAccess(db, OwnerRows.upsertSQL)
     }
@@ -59,7 +61,9 @@ extension ProjectionWriter {
             if index == events.count / 2 { Failpoint.midProjection.check() }
         }
         // In key order: rows written in order fill B-tree pages instead of splitting them.
-        for key in changed.conversations.keys.sorted() { try ConversationRows.upsert(changed.conversations[key]!, with: upsertConversation) }
+        for key in changed.conversations.keys.sorted() {
+            try ConversationRows.write(changed.conversations[key]!, updatingWith: updateConversation, upsertingWith: upsertConversation)
+        }
         for id in changed.sessions.keys.sorted() { try SessionIdRows.upsert(id, changed.sessions[id]!, with: upsertSessionId) }
         for name in changed.owners.keys.sorted() { try OwnerRows.upsert(changed.owners[name]!, with: upsertOwner) }
         try CheckpointRow.write(reached, in: db)

@@ -87,6 +87,24 @@ import Testing
         #expect(f.logs.lines(atLeast: .error).count == 1)
     }
 
+    /// The `state` column is what listings filter on; a row whose state disagrees with its
+    /// session (here: a live conversation marked `none`, so it drops out of `state=active`) is
+    /// damage like any other edit.
+    @Test func aTamperedStateColumnIsCaught() throws {
+        let f = try DataDirectoryFixture()
+        try f.populate(keys: 10)
+        let clean = try ProjectionAnswers(f.projection)
+        let active = try #require(f.projection.read { q in try (0..<10).map { try q.session("k\($0)") } }.first { $0.isActive })
+        try execute(f.liveFile, "UPDATE sessions SET state = 'none' WHERE key = '\(active.key)'")
+        let caught = #expect(throws: ProjectionError.self) { try f.projection.read { try $0.session(active.key) } }
+        #expect(caught?.code == .damaged)
+        let damage = try #require(f.projection.check(.full))
+        #expect(damage.kind == .mismatch)
+        #expect(damage.reason.contains(active.key))
+        try f.projection.repair(damage)
+        #expect(try ProjectionAnswers(f.projection) == clean)
+    }
+
     @Test func aHealthyProjectionIsNeitherMovedNorRebuilt() throws {
         let f = try DataDirectoryFixture()
         try f.populate(keys: 5)

@@ -3,10 +3,19 @@ import Ledger
 
 /// The `sessions` table: one row per conversation.
 enum ConversationRows {
-    static let columns = "key, session_id, version, owner, epoch, env_host, env_volume, env_cwd, env_provider, created_at, updated_at, last_seq, digest"
+    static let columns = "key, session_id, version, owner, epoch, env_host, env_volume, env_cwd, env_provider, created_at, updated_at, last_seq, digest, state"
     static let upsertSQL = """
         INSERT OR REPLACE INTO sessions (key, state, session_id, version, owner, epoch, env_host, env_volume, env_cwd, env_provider, created_at, updated_at, last_seq, digest)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+    /// Rewrites a row whose indexed columns (state, owner) stay as they were. SQLite maintains an
+    /// index on UPDATE only when the statement sets one of its columns, so a resume (most of a
+    /// turn mix) dirties one page here instead of three with `INSERT OR REPLACE`, which deletes
+    /// and reinserts every index entry even when it does not change.
+    static let updateInPlaceSQL = """
+        UPDATE sessions SET session_id = ?, version = ?, epoch = ?, env_host = ?, env_volume = ?, env_cwd = ?, env_provider = ?,
+            created_at = ?, updated_at = ?, last_seq = ?, digest = ?
+        WHERE key = ? AND state = ? AND owner IS ?
         """
     static let selectByKeySQL = "SELECT \(columns) FROM sessions WHERE key = ?"
 
@@ -28,6 +37,25 @@ enum ConversationRows {
         access.bind(13, state.lastSeq)
         access.bind(14, RowDigest.of(state))
         try access.run()
+    }
+
+    /// Writes `state` in place when its row exists with the same state and owner (the indexes
+    /// keep their entries), and with ``upsert(_:with:)`` otherwise.
+    static func write(_ state: ConversationState, updatingWith update: SQLiteAccess, upsertingWith upsert: SQLiteAccess) throws {
+        update.begin()
+        update.bind(1, state.sessionId)
+        update.bind(2, state.version)
+        update.bind(3, state.epoch)
+        update.bind(4, environment: state.environment)
+        update.bind(8, state.createdAt)
+        update.bind(9, state.updatedAt)
+        update.bind(10, state.lastSeq)
+        update.bind(11, RowDigest.of(state))
+        update.bind(12, state.key)
+        update.bind(13, state.isActive ? "active" : "none")
+        update.bind(14, state.owner)
+        try update.run()
+        if update.changes == 0 { try Self.upsert(state, with: upsert) }
     }
 
     /// The conversation stored under `key`, or nil when there is no row.
@@ -54,6 +82,12 @@ enum ConversationRows {
             updatedAt: access.int64(10) ?? 0, lastSeq: access.uint64(11) ?? 0)
         guard access.int64(12) == RowDigest.of(state) else {
             throw ProjectionError(.damaged, "sessions row '\(key)' does not match its digest (edited outside ledgerd?)")
+        }
+        // `state` is derived from the session (so outside the digest) but is what listings by
+        // state filter on: a value that disagrees would list the row where it does not belong.
+        let stateColumn = access.string(13)
+        guard stateColumn == (state.isActive ? "active" : "none") else {
+            throw ProjectionError(.damaged, "sessions row '\(key)' has state '\(stateColumn ?? "NULL")' but its session says otherwise (edited outside ledgerd?)")
         }
         return state
     }

@@ -88,6 +88,11 @@ struct SQLiteAccess {
         while try step() {}
     }
 
+    /// Rows changed by the statement's last run (`sqlite3_changes` of its connection).
+    var changes: Int32 {
+        sqlite3_changes(sqlite3_db_handle(handle))
+    }
+
     func reset() {
         sqlite3_reset(handle)
     }
