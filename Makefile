@@ -1,7 +1,7 @@
 # ledger: the two commands a newcomer needs are `make run` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps run build release test demo torture bench clean
+.PHONY: deps run build release test demo torture bench fuzz clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -37,6 +37,15 @@ torture: deps
 	$(SWIFT) build -c release --product ledgerctl
 	./.build/release/ledger-torture --iterations $(N)
 
+## libFuzzer (coverage-guided, ASan) on the decoders that face outside bytes, for FUZZ_SECONDS.
+## A crash or broken property leaves .build-fuzz/crash-*: replay it with ./.build/debug/ledger-fuzz FILE.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	$(SWIFT) build --product ledger-fuzz
+	./.build/debug/ledger-fuzz --seeds .build-fuzz/corpus
+	$(SWIFT) build -c release --product ledger-fuzz --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DLIBFUZZER
+	./.build-fuzz/release/ledger-fuzz .build-fuzz/corpus -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=.build-fuzz/ -print_final_stats=1
+
 ## Every figure of docs/performance.md on this machine, from a release build (SCALING=1: the curves too).
 bench: deps
 	$(SWIFT) build -c release --product ledger-bench
@@ -45,4 +54,4 @@ bench: deps
 	./scripts/bench.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -106,6 +106,13 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The decoders' fuzz harness: a corpus/mutation runner in normal builds, a libFuzzer
+        // target with `make fuzz` (built with -sanitize=fuzzer -D LIBFUZZER).
+        .executableTarget(
+            name: "ledger-fuzz",
+            dependencies: ["Ledger", "LedgerAPI"],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "ledger-demo",
             dependencies: ["AgentSimulation"],
@@ -164,7 +171,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReliabilityTests",
-            dependencies: ["Ledger", "LedgerAPI", "LedgerClient", "LedgerTestSupport", "ledgerd", "ledgerctl", "ledger-torture"],
+            dependencies: ["Ledger", "LedgerAPI", "LedgerClient", "LedgerTestSupport", "ledgerd", "ledgerctl", "ledger-torture", "ledger-fuzz"],
             swiftSettings: strictSwift
         ),
         .testTarget(

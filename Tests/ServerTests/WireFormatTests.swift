@@ -29,6 +29,16 @@ import Testing
         #expect(Timestamp.format(-1) == "1969-12-31T23:59:59.999999Z")
     }
 
+    /// Fractions of any length parse; digits past the microsecond are dropped. Seven or more
+    /// digits used to trap (found by ledger-fuzz), so a nanosecond time in an imported file or
+    /// a `--since` crashed ledgerctl.
+    @Test func fractionsOfAnyLengthParse() {
+        #expect(Timestamp.parse("2026-11-21T04:39:43.1Z") == Timestamp.parse("2026-11-21T04:39:43.100000Z"))
+        #expect(Timestamp.parse("2026-11-21T04:39:43.123456789Z") == Timestamp.parse("2026-11-21T04:39:43.123456Z"))
+        #expect(Timestamp.parse("2026-11-21T04:39:43.1234567+01:00") == Timestamp.parse("2026-11-21T03:39:43.123456Z"))
+        #expect(Timestamp.parse("2026-11-21T04:39:43.Z") == nil)
+    }
+
     /// Hex digests written into the JSON buffer equal the hash's own hex form.
     @Test func hexDigestsMatch() async {
         await propertyCheck(count: 200, input: Gen.uint64(in: 0 ... .max).array(of: 1...8)) { words in

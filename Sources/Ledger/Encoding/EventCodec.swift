@@ -13,7 +13,8 @@
 /// strings, actor as varint uid, varint gid, zigzag pid.
 /// ```
 /// Unknown formats, types and presence bits are refused, so a record written by a newer build
-/// is never misread.
+/// is never misread. The encoding is canonical: every event has exactly one (minimal varints,
+/// absent fields left out), which the decoder enforces.
 public enum EventCodec {
     public static let format: UInt8 = 1
 
@@ -97,7 +98,13 @@ public enum EventCodec {
         if presence & Bit.supersedes != 0 { event.supersedes = try reader.string() }
         if presence & Bit.owner != 0 { event.owner = try reader.string() }
         if presence & Bit.epoch != 0 { event.epoch = try reader.varint() }
-        if presence & Bit.environment != 0 { event.environment = try decodeEnvironment(&reader) }
+        if presence & Bit.environment != 0 {
+            // The encoder leaves an empty environment out; accepting one here would give one
+            // event two encodings (found by ledger-fuzz).
+            let environment = try decodeEnvironment(&reader)
+            guard !environment.isEmpty else { throw DecodingError("an environment with no fields (written as absent)") }
+            event.environment = environment
+        }
         if presence & Bit.reason != 0 { event.reason = try reader.string() }
         if presence & Bit.actor != 0 {
             let uid = try reader.varint()

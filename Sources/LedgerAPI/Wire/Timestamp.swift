@@ -91,7 +91,9 @@ public enum Timestamp {
                 index += 1
             }
             guard digits > 0 else { return nil }
-            for _ in digits..<6 where digits < 6 { micros *= 10 }
+            // Digits past the sixth are dropped (ledger keeps microseconds). The range is only
+            // formed when it is not empty: `7..<6` traps, which a nanosecond time used to hit.
+            if digits < 6 { for _ in digits..<6 { micros *= 10 } }
         }
         guard index < b.count else { return nil }
         var offset: Int64 = 0

@@ -1,0 +1,128 @@
+import Ledger
+import LedgerAPI
+
+/// The decoders that face bytes we did not write: request bodies and the JSON under them,
+/// request times, stored records and state rows read back from disk.
+///
+/// The first byte of an input picks the target, the rest is its input, so one corpus and one
+/// libFuzzer run cover them all. Each target checks a property that holds for every input, not
+/// only for well-formed ones: a decoder either refuses with its typed error or returns a value
+/// that survives a write and a read unchanged. A violation stops the process (`fatalError`), which
+/// is what libFuzzer reports and keeps as a crashing input.
+enum FuzzTarget: UInt8, CaseIterable {
+    case json = 0
+    case transitionBody
+    case bootBody
+    case storedRecord
+    case eventBody
+    case conversationState
+    case sessionRecord
+    case ownerState
+    case timestamp
+
+    /// Runs the target the first byte names (modulo the number of targets) on the rest.
+    static func run(_ input: UnsafeRawBufferPointer) {
+        guard let first = input.first else { return }
+        let target = FuzzTarget(rawValue: first % UInt8(allCases.count))!
+        target.run(UnsafeRawBufferPointer(rebasing: input.dropFirst()))
+    }
+
+    func run(_ bytes: UnsafeRawBufferPointer) {
+        switch self {
+        case .json: Self.json(bytes)
+        case .transitionBody: Self.transitionBody(bytes)
+        case .bootBody: Self.bootBody(bytes)
+        case .storedRecord: Self.storedRecord(bytes)
+        case .eventBody: Self.eventBody(bytes)
+        case .conversationState: Self.roundTrip(bytes, StateCodec.encode) { try StateCodec.decodeConversation(key: "k", $0) }
+        case .sessionRecord: Self.roundTrip(bytes, StateCodec.encode) { try StateCodec.decodeSession($0) }
+        case .ownerState: Self.roundTrip(bytes, StateCodec.encode) { try StateCodec.decodeOwner(name: "o", $0) }
+        case .timestamp: Self.timestamp(bytes)
+        }
+    }
+
+    /// A parsed document writes back to bytes that parse to the same value; a refusal points
+    /// inside the input.
+    private static func json(_ bytes: UnsafeRawBufferPointer) {
+        let value: JSONValue
+        do { value = try JSONParser.parse(bytes) } catch {
+            require(error.offset >= 0 && error.offset <= bytes.count, "JSON error offset \(error.offset) outside \(bytes.count) bytes")
+            return
+        }
+        var writer = JSONWriter()
+        writer.value(value)
+        require((try? JSONParser.parse(writer.bytes)) == value, "JSON value changed by a write and a parse")
+    }
+
+    /// A body either is refused with `invalid_request` naming a field, or reads to a request
+    /// that the state machine validates without crashing and whose canonical encoding is a
+    /// fixed point of read-then-write.
+    private static func transitionBody(_ bytes: UnsafeRawBufferPointer) {
+        guard let value = try? JSONParser.parse(bytes) else { return }
+        let request: TransitionRequest
+        do { request = try TransitionBody.read(value) } catch {
+            require(error.status == 400 && error.code == "invalid_request" && error.field != nil,
+                    "a bad body answered \(error.status) \(error.code) (field \(error.field ?? "none")), not 400 invalid_request naming the field")
+            return
+        }
+        _ = SessionMachine.validate(.transition(key: "k", request))
+        let once = reread(TransitionBody.encode(request), TransitionBody.read)
+        let twice = reread(TransitionBody.encode(once), TransitionBody.read)
+        require(once == twice, "transition body not stable under write and read: \(once) vs \(twice)")
+    }
+
+    private static func bootBody(_ bytes: UnsafeRawBufferPointer) {
+        guard let value = try? JSONParser.parse(bytes) else { return }
+        let boot: (RuntimeEnvironment?, InvalidationPolicy)
+        do { boot = try BootBody.read(value) } catch {
+            require(error.status == 400 && error.code == "invalid_request", "a bad boot body answered \(error.status) \(error.code), not 400 invalid_request")
+            return
+        }
+        _ = SessionMachine.validate(.boot(owner: "o", environment: boot.0, policy: boot.1))
+        let once = reread(BootBody.encode(environment: boot.0, policy: boot.1), BootBody.read)
+        let twice = reread(BootBody.encode(environment: once.0, policy: once.1), BootBody.read)
+        require(once.0 == twice.0 && once.1 == twice.1, "boot body not stable under write and read")
+    }
+
+    /// A record either fails its checks (checksum, format, lengths) or decodes to an event, and
+    /// the three ways of reading its stored hash agree.
+    private static func storedRecord(_ bytes: UnsafeRawBufferPointer) {
+        guard let (event, hash) = try? StoredRecord.decode(bytes), let parts = try? StoredRecord.parts(bytes) else { return }
+        require(parts.storedHash == hash, "decode and parts disagree on the stored hash")
+        require(StoredRecord.storedHash(bytes) == hash, "storedHash disagrees with decode")
+        let body = EventCodec.encode(event)
+        require(body.withUnsafeBytes { try? EventCodec.decode($0) } == event, "a decoded record's event changed by an encode and a decode")
+    }
+
+    /// The event encoding is canonical: whatever decodes re-encodes to exactly the same bytes.
+    private static func eventBody(_ bytes: UnsafeRawBufferPointer) {
+        guard let event = try? EventCodec.decode(bytes) else { return }
+        require(EventCodec.encode(event).elementsEqual(bytes), "an event body that is not the canonical encoding of \(event) was accepted")
+    }
+
+    /// `decode(encode(decode(bytes)))` equals `decode(bytes)` whenever the latter succeeds.
+    private static func roundTrip<Value: Equatable>(_ bytes: UnsafeRawBufferPointer, _ encode: (Value) -> [UInt8],
+                                                    _ decode: (UnsafeRawBufferPointer) throws -> Value) {
+        guard let value = try? decode(bytes) else { return }
+        let again = encode(value).withUnsafeBytes { try? decode($0) }
+        require(again == value, "\(Value.self) changed by an encode and a decode")
+    }
+
+    /// A time a client may pass (`since`, `until`) parses to microseconds that format and parse
+    /// back to the same instant.
+    private static func timestamp(_ bytes: UnsafeRawBufferPointer) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let micros = Timestamp.parse(text) else { return }
+        require(Timestamp.parse(Timestamp.format(micros)) == micros, "'\(text)' -> \(micros) does not survive format and parse")
+    }
+
+    private static func reread<Value>(_ bytes: [UInt8], _ read: (JSONValue) throws(APIError) -> Value) -> Value {
+        do { return try read(try JSONParser.parse(bytes)) } catch {
+            fatalError("our own encoding was refused: \(String(decoding: bytes, as: UTF8.self)): \(error)")
+        }
+    }
+
+    private static func require(_ condition: Bool, _ message: @autoclosure () -> String) {
+        if !condition { fatalError("fuzz property violated: \(message())") }
+    }
+}
