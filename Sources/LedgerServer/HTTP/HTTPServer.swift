@@ -21,8 +21,7 @@ final class HTTPServer: Sendable {
         self.logger = logger
     }
 
-    /// Binds the socket (mode applied right after, created 0600 so nobody else can connect in
-    /// between) and starts accepting.
+    /// Binds the socket, created with its final mode, and starts accepting.
     func start(core: LedgerHandler) async throws {
         let registry = self.registry
         let configuration = self.configuration
@@ -49,7 +48,11 @@ final class HTTPServer: Sendable {
             }
             .childChannelOption(.maxMessagesPerRead, value: 16)
 
-        let previous = umask(0o177)
+        // bind() creates the socket file with 0777 minus the umask, and it accepts connections
+        // from that moment: so the umask gives it the configured mode from the start (a mode
+        // set afterwards left a window where a ready socket had the wrong mode). Nothing else
+        // creates files during startup's bind; the umask is restored right after.
+        let previous = umask(~configuration.socketMode & 0o777)
         let channel: any Channel
         do {
             channel = try await bootstrap.bind(unixDomainSocketPath: configuration.socketPath).get()
