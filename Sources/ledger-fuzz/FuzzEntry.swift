@@ -32,6 +32,7 @@ public func libFuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutab
 }
 #else
 import Foundation
+import Ledger
 
 @main
 struct FuzzRunner {
@@ -94,7 +95,7 @@ struct FuzzRunner {
 
     /// Byte flips, insertions, deletions, splices of seeds and random tails, on every target.
     static func mutate(count: Int, seed: UInt64) {
-        var random = SplitMix(state: seed)
+        var random = SplitMix64(seed: seed)
         let seeds = Seeds.all.map(\.bytes)
         var perTarget = [Int](repeating: 0, count: FuzzTarget.allCases.count)
         for _ in 0..<count {
@@ -124,18 +125,6 @@ struct FuzzRunner {
     static func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data((message + "\n").utf8))
         exit(2)
-    }
-}
-
-/// SplitMix64: small, seedable, good enough to pick mutations.
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 #endif

@@ -36,7 +36,7 @@ struct TortureCommand: AsyncParsableCommand {
     @Option(help: "Keep the data directory here (default: a temporary one, removed at the end).") var dataDir: String?
 
     func run() async throws {
-        var random = SplitMix(seed: seed ?? UInt64(Date().timeIntervalSince1970 * 1000))
+        var random = SplitMix64(seed: seed ?? UInt64(Date().timeIntervalSince1970 * 1000))
         let binaries = ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
             .split(separator: "/").dropLast().reduce("") { $0 + "/" + $1 }
         let base = "/tmp/lg-torture-\(getpid())"
@@ -122,7 +122,7 @@ struct TortureCommand: AsyncParsableCommand {
     static func client(_ index: Int, iteration: Int, socket: String, keys: Int, seed: UInt64, recorder: Recorder, stop: StopFlag) async {
         let client = LedgerClient(socketPath: socket, maxIdleConnections: 1)
         defer { client.close() }
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var counter = 0
         func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
         while !stop.isSet {
@@ -250,17 +250,4 @@ final class Daemon: @unchecked Sendable {
 struct TortureError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// A seedable generator, so a run can be repeated.
-struct SplitMix: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -21,7 +21,7 @@ import Glibc
         defer { _ = try? Subprocess.run("/bin/umount", ["-l", mountPoint]) }
         // Leave ~20 MiB free; ledgerd keeps a 12 MiB reserve.
         let filler = mountPoint + "/filler"
-        FileManager.default.createFile(atPath: filler, contents: Data(count: 28 << 20))
+        #expect(FileManager.default.createFile(atPath: filler, contents: Data(count: 28 << 20)), "the filler must be written for the disk to be full")
         let daemon = try Daemon(directory: directory, dataDirectory: mountPoint + "/data", arguments: ["--min-free-mb", "12", "--map-size-mb", "1"])
         let client = daemon.client()
         let reason = String(repeating: "x", count: 1_000)
