@@ -19,6 +19,11 @@ enum ConversationRows {
         """
     static let selectByKeySQL = "SELECT \(columns) FROM sessions WHERE key = ?"
 
+    /// The `state` column: derived from whether the conversation has a current session.
+    static func stateName(_ state: ConversationState) -> String {
+        state.isActive ? "active" : "none"
+    }
+
     static func upsert(_ state: ConversationState, in db: Database) throws {
         try upsert(state, with: SQLiteAccess(db, upsertSQL))
     }
@@ -26,7 +31,7 @@ enum ConversationRows {
     static func upsert(_ state: ConversationState, with access: SQLiteAccess) throws {
         access.begin()
         access.bind(1, state.key)
-        access.bind(2, state.isActive ? "active" : "none")
+        access.bind(2, stateName(state))
         access.bind(3, state.sessionId)
         access.bind(4, state.version)
         access.bind(5, state.owner)
@@ -52,7 +57,7 @@ enum ConversationRows {
         update.bind(10, state.lastSeq)
         update.bind(11, RowDigest.of(state))
         update.bind(12, state.key)
-        update.bind(13, state.isActive ? "active" : "none")
+        update.bind(13, stateName(state))
         update.bind(14, state.owner)
         try update.run()
         if update.changes == 0 { try Self.upsert(state, with: upsert) }
@@ -86,7 +91,7 @@ enum ConversationRows {
         // `state` is derived from the session (so outside the digest) but is what listings by
         // state filter on: a value that disagrees would list the row where it does not belong.
         let stateColumn = access.string(13)
-        guard stateColumn == (state.isActive ? "active" : "none") else {
+        guard stateColumn == stateName(state) else {
             throw ProjectionError(.damaged, "sessions row '\(key)' has state '\(stateColumn ?? "NULL")' but its session says otherwise (edited outside ledgerd?)")
         }
         return state
