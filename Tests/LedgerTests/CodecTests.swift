@@ -30,6 +30,27 @@ import Testing
               actor: rich ? ActorIdentity(uid: 1000, gid: 100, pid: -1) : nil, time: time)
     }
 
+    /// Stored strings: ASCII (the fast path) and multi-byte UTF-8 read back as written; bytes
+    /// that are not UTF-8 (a lone lead byte, 0xFF, an overlong form, an encoded surrogate) are
+    /// refused, whatever ASCII surrounds them.
+    @Test func storedStringsAreUTF8OrRefused() {
+        func read(_ raw: [UInt8]) -> String? {
+            var writer = ByteWriter()
+            writer.varint(UInt64(raw.count))
+            for byte in raw { writer.byte(byte) }
+            return writer.bytes.withUnsafeBytes { bytes in
+                var reader = ByteReader(bytes)
+                return try? reader.string()
+            }
+        }
+        for text in ["", "slack:C1:t9", "caf\u{e9}", "\u{1F600} turn", String(repeating: "a", count: 300)] {
+            #expect(read(Array(text.utf8)) == text)
+        }
+        for bad: [UInt8] in [[0xC3], [0x61, 0xFF, 0x62], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0x61, 0x62, 0x80]] {
+            #expect(read(bad) == nil, "\(bad) is not UTF-8")
+        }
+    }
+
     @Test func eventsRoundTripThroughTheStoredRecord() async {
         await propertyCheck(count: 300, input: Self.events) { event in
             let (bytes, hash) = StoredRecord.seal(event, after: .genesis)
