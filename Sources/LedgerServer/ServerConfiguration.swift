@@ -23,10 +23,10 @@ public struct ServerConfiguration: Sendable {
     public var maxHeadBytes = 16 * 1024
     /// Commands per LMDB transaction at most.
     public var maxBatch = 1_024
-    /// How long committed writes may wait to be projected when no read is waiting for them:
-    /// longer means larger, cheaper SQLite transactions. Writes are answered once durable
-    /// either way, and a read never sees the projection behind a write answered before it.
-    public var projectionLinger: Duration = .milliseconds(2)
+    /// How long committed writes may wait to be projected when no read is waiting for them
+    /// (see ``ProjectionLinger``). Writes are answered once durable either way, and a read never
+    /// sees the projection behind a write answered before it.
+    public var projectionLinger = ProjectionLinger()
     /// Keep-alive connections idle this long are closed.
     public var idleTimeout: TimeAmount = .seconds(60)
     /// A request must arrive completely within this time of its first byte (408 beyond): slow

@@ -52,8 +52,11 @@ struct LedgerdCommand: AsyncParsableCommand {
     @Option(help: "Commands per durable commit at most. [env: LEDGERD_MAX_BATCH]")
     var maxBatch: Int = env("LEDGERD_MAX_BATCH").flatMap { Int($0) } ?? 1_024
 
-    @Option(help: "Milliseconds committed writes may wait to be projected together when no read needs them (0: at once). [env: LEDGERD_PROJECTION_LINGER_MS]")
+    @Option(help: "Milliseconds writes arriving one at a time may wait to be projected together when no read needs them (0: at once). [env: LEDGERD_PROJECTION_LINGER_MS]")
     var projectionLingerMs: Double = env("LEDGERD_PROJECTION_LINGER_MS").flatMap { Double($0) } ?? 2
+
+    @Option(help: "The same, when commit batches carry concurrent writers (4 events or more). [env: LEDGERD_PROJECTION_LINGER_BUSY_MS]")
+    var projectionLingerBusyMs: Double = env("LEDGERD_PROJECTION_LINGER_BUSY_MS").flatMap { Double($0) } ?? 20
 
     @Option(help: "Seconds a keep-alive connection may stay idle. [env: LEDGERD_IDLE_TIMEOUT]")
     var idleTimeout: Int = env("LEDGERD_IDLE_TIMEOUT").flatMap { Int($0) } ?? 60
@@ -83,7 +86,8 @@ struct LedgerdCommand: AsyncParsableCommand {
               mapSizeMb > 0, shutdownGrace >= 0, readers > 0, minFreeMb >= 0 else {
             throw ValidationError("sizes, counts and timeouts must be positive")
         }
-        guard (0...1_000).contains(projectionLingerMs) else { throw ValidationError("--projection-linger-ms must be between 0 and 1000") }
+        guard (0...60_000).contains(projectionLingerMs) else { throw ValidationError("--projection-linger-ms must be between 0 and 60000") }
+        guard (0...60_000).contains(projectionLingerBusyMs) else { throw ValidationError("--projection-linger-busy-ms must be between 0 and 60000") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
     }
 
@@ -107,7 +111,8 @@ struct LedgerdCommand: AsyncParsableCommand {
         configuration.shutdownGrace = .seconds(Int64(shutdownGrace))
         configuration.readers = readers
         configuration.maxBatch = maxBatch
-        configuration.projectionLinger = .microseconds(Int64(projectionLingerMs * 1_000))
+        configuration.projectionLinger = ProjectionLinger(quiet: .microseconds(Int64(projectionLingerMs * 1_000)),
+                                                          busy: .microseconds(Int64(projectionLingerBusyMs * 1_000)))
         configuration.idleTimeout = .seconds(Int64(idleTimeout))
         configuration.requestTimeout = .seconds(Int64(requestTimeout))
         configuration.maxConnections = maxConnections

@@ -1,4 +1,5 @@
 import Ledger
+import LedgerAPI
 import LedgerClient
 import LedgerTestSupport
 import Testing
@@ -59,6 +60,38 @@ import Testing
     }
 
     /// Under concurrency, commits are grouped: fewer batches than commands.
+    /// Committed writes wait for the projection only while nothing needs them. With both
+    /// lingers at 30 s, an answered write leaves the projection behind (status shows it), and a
+    /// read of it arriving then ends the wait: it is answered with the write long before the
+    /// linger would have run out.
+    @Test func aReadEndsTheProjectionLinger() async throws {
+        let daemon = try Daemon(arguments: ["--projection-linger-ms", "30000", "--projection-linger-busy-ms", "30000"])
+        let client = daemon.client()
+        func projectionBehind() async throws -> Bool {
+            guard case .object(let status) = try await client.status() else { Issue.record("status is not an object"); return false }
+            func seq(_ name: String) -> UInt64 {
+                if case .number(let number) = status[name] { return number.unsignedValue ?? 0 }
+                Issue.record("status has no \(name)")
+                return 0
+            }
+            return seq("projectionSeq") < seq("headSeq")
+        }
+        // ledgerd's first background check may apply what waits; after it, writes linger.
+        var key = ""
+        var lingering = false
+        for attempt in 0..<20 where !lingering {
+            key = "k\(attempt)"
+            _ = try await client.transition(key, .created("s\(attempt)", expectedVersion: 0))
+            lingering = try await projectionBehind()
+        }
+        #expect(lingering, "an answered write waits for the projection while no read needs it")
+        let asked = ContinuousClock.now
+        let read = try await client.session(key)
+        #expect(ContinuousClock.now - asked < .seconds(10), "the read ended the 30 s linger")
+        #expect(read.version == 1 && read.isActive)
+        #expect(try await !projectionBehind())
+    }
+
     @Test func concurrentWritesAreGroupCommitted() async throws {
         let daemon = try Daemon()
         try await withThrowingTaskGroup(of: Void.self) { group in

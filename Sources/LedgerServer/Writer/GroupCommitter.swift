@@ -59,7 +59,7 @@ final class GroupCommitter: @unchecked Sendable {
     private let maxBatch: Int
     private let freeSpace: FreeSpaceGuard
     /// How long committed events may wait for the projection when no read needs them.
-    private let projectionLinger: Duration
+    private let projectionLinger: ProjectionLinger
     /// Events taken into one projection transaction at most (when no read waits).
     private static let projectionBatchLimit = 4_096
     /// The seq of the last durable commit, published before its requests are answered.
@@ -77,7 +77,7 @@ final class GroupCommitter: @unchecked Sendable {
     private var projectionStageDone = false
 
     init(ledger: Ledger, projection: Projection, broadcaster: EventBroadcaster, metrics: LedgerMetrics, logger: Logger, maxBatch: Int,
-         projectionLinger: Duration = .milliseconds(2), freeSpace: FreeSpaceGuard) {
+         projectionLinger: ProjectionLinger = ProjectionLinger(), freeSpace: FreeSpaceGuard) {
         self.projectionLinger = projectionLinger
         self.ledger = ledger
         self.projection = projection
@@ -245,16 +245,16 @@ final class GroupCommitter: @unchecked Sendable {
 
     /// The next work of the projection thread.
     ///
-    /// Committed batches linger up to `projectionLinger` so that one SQLite transaction takes
-    /// many of them: a transaction writes every B-tree page it dirties to the WAL, and events
-    /// of one transaction share pages, so larger transactions cost much less per event. A read
-    /// waiting for the projection, an admin task, a full batch or a shutdown ends the wait.
+    /// Committed batches linger (``ProjectionLinger``: long after a batch of concurrent writers,
+    /// short after a lone writer) so that one SQLite transaction takes many of them: it writes
+    /// every B-tree page it dirties to the WAL once, and events of one transaction share pages.
+    /// A read waiting for the projection, an admin task, a full batch or a shutdown ends the wait.
     private func nextProjectionWork() -> ProjectionWork? {
         condition.lock()
         defer { condition.unlock() }
         while true {
             if let oldest = committed.first {
-                let deadline = oldest.committedAt + projectionLinger
+                let deadline = oldest.committedAt + projectionLinger.wait(afterBatchOf: oldest.events.count)
                 let now = ContinuousClock.now
                 if fences.isEmpty && tasks.isEmpty && !stopping && committedEvents < Self.projectionBatchLimit && now < deadline {
                     let wait = deadline - now
