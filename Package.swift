@@ -153,7 +153,7 @@ let package = Package(
         // Test support shared by the test targets: temp dirs, the built binaries, a real ledgerd.
         .target(
             name: "LedgerTestSupport",
-            dependencies: ["LedgerClient"],
+            dependencies: ["LedgerAPI", "LedgerClient"],
             path: "Tests/LedgerTestSupport",
             swiftSettings: strictSwift
         ),

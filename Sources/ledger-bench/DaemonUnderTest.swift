@@ -55,6 +55,24 @@ final class DaemonUnderTest: @unchecked Sendable {
         throw BenchError("ledgerd did not become ready in \(timeout) s")
     }
 
+    /// Waits until ledgerd's background check of its projection is over (`projectionCheck` in
+    /// `GET /v1/status`): it reads every page once after a start (seconds at 10M events), and a
+    /// load row measured meanwhile would measure that check too.
+    func waitForStartupCheck(timeout: Double = 600) async throws {
+        let client = LedgerClient(socketPath: socketPath, maxIdleConnections: 1)
+        defer { client.close() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            guard case .object(let status) = try await client.status() else { throw BenchError("GET /v1/status is not an object") }
+            switch status["projectionCheck"] {
+            case .string("pending"), .string("running"), .string("repairing"): try await Task.sleep(for: .milliseconds(50))
+            case .string("ok"), .string("repaired"), nil: return  // nil: an older ledgerd, attached with --socket
+            case let other: throw BenchError("the projection check ended as \(String(describing: other))")
+            }
+        }
+        throw BenchError("the projection check did not finish in \(timeout) s")
+    }
+
     func stop() {
         if let process, process.isRunning {
             process.terminate()

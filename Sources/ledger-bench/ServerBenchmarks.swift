@@ -51,6 +51,7 @@ struct TransitionsBenchmark: AsyncParsableCommand {
         let counts = clients.split(separator: ",").compactMap { Int($0) }
         let daemon = try DaemonUnderTest(dataDirectory: server.dataDir, socket: server.socket)
         defer { daemon.stop() }
+        try await daemon.waitForStartupCheck()
         print(Row.header)
         var single: LoadResult?
         for count in counts {
@@ -106,6 +107,7 @@ struct ReadsBenchmark: AsyncParsableCommand {
     func run() async throws {
         let daemon = try DaemonUnderTest(dataDirectory: server.dataDir, socket: server.socket)
         defer { daemon.stop() }
+        try await daemon.waitForStartupCheck()
         let names = (0..<keys).map { "read-\($0)" }
         try await Self.populate(daemon.socketPath, keys: names)
         print(Row.header)

@@ -1,4 +1,5 @@
 import Foundation
+import LedgerAPI
 import LedgerClient
 #if canImport(Glibc)
 import Glibc
@@ -56,6 +57,21 @@ public final class Daemon: @unchecked Sendable {
             usleep(10_000)
         }
         throw DaemonError.notReady(log: log)
+    }
+
+    /// Polls `GET /v1/status` until the background check of the projection is over, and
+    /// returns how it ended (`ok`, `repaired`, `failed`, ...; `unfinished` after `timeout`).
+    public func startupCheckOutcome(timeout: Double = 20) async throws -> String {
+        let client = client()
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if case .object(let status) = try await client.status(), case .string(let state) = status["projectionCheck"],
+               !["pending", "running", "repairing"].contains(state) {
+                return state
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return "unfinished"
     }
 
     public var pid: Int32 { process?.processIdentifier ?? 0 }

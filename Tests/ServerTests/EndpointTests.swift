@@ -22,6 +22,7 @@ import Testing
         let status = object(try await client.status())
         #expect(status["headSeq"] == .number(JSONNumber(literal: "0")))
         #expect(status["projectionSeq"] == .number(JSONNumber(literal: "0")))
+        #expect(try await daemon.startupCheckOutcome() == "ok", "the background check of a healthy projection passes")
         #expect(status["dataDir"] == .string(daemon.dataDirectory))
         #expect(status["chainHead"] == .string(String(repeating: "0", count: 64)))
         if case .string(let version)? = status["version"] { #expect(!version.isEmpty) } else { Issue.record("no version") }

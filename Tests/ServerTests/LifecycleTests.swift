@@ -199,6 +199,7 @@ struct Acknowledged: Sendable {
         try handle.close()
 
         let second = try first.restart()
+        #expect(try await second.startupCheckOutcome() == "repaired", "GET /v1/status tells how the check ended")
         let deadline = ContinuousClock.now + .seconds(20)
         while !second.log.contains("background check: projection damaged") || !second.log.contains("rebuilt") {
             guard ContinuousClock.now < deadline else { Issue.record("no repair: \(second.log)"); return }

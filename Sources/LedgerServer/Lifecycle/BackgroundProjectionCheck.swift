@@ -14,7 +14,8 @@ final class BackgroundProjectionCheck: @unchecked Sendable {
     private var stopping = false
 
     /// Starts the check on its own thread.
-    init(projection: Projection, committer: GroupCommitter, eventLoop: any EventLoop, logger: Logger) {
+    init(projection: Projection, committer: GroupCommitter, eventLoop: any EventLoop, status: StartupCheckStatus, logger: Logger) {
+        status.set(.running)
         let thread = Thread { [self] in
             Thread.current.name = "ledger-check"
             let started = ContinuousClock.now
@@ -22,16 +23,23 @@ final class BackgroundProjectionCheck: @unchecked Sendable {
             condition.lock()
             let cancelled = stopping
             condition.unlock()
-            if !cancelled {
-                if let damage {
-                    logger.error("background check: projection \(damage.kind.rawValue): \(damage.reason); repairing")
-                    committer.perform(on: eventLoop) { _ = try projection.repair(damage) }.whenFailure { error in
+            if cancelled {
+                status.set(.interrupted)
+            } else if let damage {
+                logger.error("background check: projection \(damage.kind.rawValue): \(damage.reason); repairing")
+                status.set(.repairing)
+                committer.perform(on: eventLoop) { _ = try projection.repair(damage) }.whenComplete { result in
+                    switch result {
+                    case .success: status.set(.repaired)
+                    case .failure(let error):
+                        status.set(.failed)
                         logger.critical("the projection cannot be rebuilt (\(error)); reads will fail until it is repaired (ledgerctl rebuild)")
                     }
-                } else {
-                    let elapsed = Double((ContinuousClock.now - started).nanoseconds) / 1e9
-                    logger.info("background check: projection ok", metadata: ["seconds": "\(String(format: "%.2f", elapsed))"])
                 }
+            } else {
+                status.set(.ok)
+                let elapsed = Double((ContinuousClock.now - started).nanoseconds) / 1e9
+                logger.info("background check: projection ok", metadata: ["seconds": "\(String(format: "%.2f", elapsed))"])
             }
             condition.lock()
             finished = true

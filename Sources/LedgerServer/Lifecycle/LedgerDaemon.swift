@@ -44,8 +44,9 @@ public final class LedgerDaemon: Service, Sendable {
                                        logger: logger, maxBatch: c.maxBatch, projectionLinger: c.projectionLinger,
                                        freeSpace: FreeSpaceGuard(directory: c.dataDirectory, reserveBytes: c.minimumFreeBytes))
         committer.start()
+        let checkStatus = StartupCheckStatus()
         let core = LedgerHandler(ledger: ledger, projection: projection, committer: committer, broadcaster: broadcaster,
-                                 metrics: metrics, configuration: c, logger: logger)
+                                 metrics: metrics, configuration: c, startupCheck: checkStatus, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, c.eventLoopThreads))
         let server = HTTPServer(group: group, configuration: c, logger: logger)
         do {
@@ -62,7 +63,7 @@ public final class LedgerDaemon: Service, Sendable {
             "projection_generation": "\(projection.generation)", "startup_ms": "\(String(format: "%.0f", elapsed))", "pid": "\(getpid())",
         ])
 
-        let check = BackgroundProjectionCheck(projection: projection, committer: committer, eventLoop: group.next(), logger: logger)
+        let check = BackgroundProjectionCheck(projection: projection, committer: committer, eventLoop: group.next(), status: checkStatus, logger: logger)
 
         // Serve until asked to stop.
         try? await gracefulShutdown()

@@ -18,12 +18,14 @@ public final class LedgerHandler: Sendable {
     let configuration: ServerConfiguration
     let logger: Logger
     let sessionReader: SessionReader
+    let startupCheck: StartupCheckStatus
     let startedAt = ContinuousClock.now
 
     static let version = "0.1.0"
 
     init(ledger: Ledger, projection: Projection, committer: GroupCommitter, broadcaster: EventBroadcaster,
-         metrics: LedgerMetrics, configuration: ServerConfiguration, logger: Logger) {
+         metrics: LedgerMetrics, configuration: ServerConfiguration, startupCheck: StartupCheckStatus, logger: Logger) {
+        self.startupCheck = startupCheck
         self.ledger = ledger
         self.projection = projection
         self.committer = committer
@@ -250,6 +252,7 @@ public final class LedgerHandler: Sendable {
         w.key("pid"); w.value(Int64(getpid()))
         w.key("uptimeSeconds"); w.value(Double((ContinuousClock.now - startedAt).nanoseconds) / 1e9)
         w.key("followers"); w.value(broadcaster.count)
+        w.key("projectionCheck"); w.value(startupCheck.current.rawValue)
         w.endObject()
         return json(w.bytes)
     }
