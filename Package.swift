@@ -115,7 +115,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ledger-demo",
-            dependencies: ["AgentSimulation"],
+            dependencies: ["AgentSimulation", "LedgerClient"],
             swiftSettings: strictSwift
         ),
         .executableTarget(

@@ -1,5 +1,6 @@
 import AgentSimulation
 import Foundation
+import LedgerClient
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -71,18 +72,7 @@ struct Demo {
 
     static func waitForSocket(_ path: String) throws {
         for _ in 0..<2_000 {
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-                buffer.copyBytes(from: path.utf8)
-                buffer[path.utf8.count] = 0
-            }
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            } == 0
-            close(fd)
-            if connected { return }
+            if UnixSocket.accepts(path) { return }
             usleep(10_000)
         }
         throw DemoError.ledgerdDidNotStart

@@ -1,6 +1,7 @@
 import Foundation
 import Ledger
 import LedgerAPI
+import LedgerClient
 import LedgerTestSupport
 import Testing
 #if canImport(Glibc)
@@ -222,16 +223,8 @@ final class RawHTTP {
     private var closed = false
 
     init(_ path: String) {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            buffer.copyBytes(from: path.utf8)
-            buffer[path.utf8.count] = 0
-        }
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        // -1 when nothing listens: every later read and write then fails, which the tests see.
+        fd = UnixSocket.connect(to: path) ?? -1
     }
 
     func send(_ text: String) { send(Array(text.utf8)) }
