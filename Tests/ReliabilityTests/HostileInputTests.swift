@@ -207,6 +207,43 @@ import Glibc
         #expect(try Ledger.open(directory: daemon.dataDirectory + "/log", options: LedgerOptions(readOnly: true)).head().seq == 0)
         #expect(try await daemon.client().transition("k", .created("S1", expectedVersion: 0)).isAccepted)
     }
+
+    /// Requests sent back to back on one connection (HTTP pipelining) are answered in order, a
+    /// write's answer before the read behind it, which sees the write. An HTTP/1.0 client gets
+    /// its answer and the connection closes; its event stream is plain NDJSON (no chunked
+    /// encoding, which HTTP/1.0 lacks) ended by the connection's end.
+    @Test func pipelinedAndHTTP10RequestsAreAnsweredInOrder() async throws {
+        let daemon = try Daemon()
+        let write = #"{"type":"created","sessionId":"S1","expectedVersion":0}"#
+        let pipelined = RawHTTP(daemon.socketPath)
+        pipelined.send("GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n"
+            + "POST /v1/sessions/p/transitions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(write.utf8.count)\r\n\r\n\(write)"
+            + "GET /v1/sessions/p HTTP/1.1\r\nhost: x\r\n\r\n"
+            + "GET /v1/nothing-here HTTP/1.1\r\nhost: x\r\n\r\n"
+            + "GET /v1/sessions/p HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+            + "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        let answers = (0..<5).compactMap { _ in pipelined.readAnswer() }
+        #expect(answers.map(\.status) == [200, 200, 200, 404, 200])
+        #expect(answers.count == 5 && String(decoding: answers[1].body, as: UTF8.self).contains(#""appended":true"#))
+        #expect(answers.count == 5 && String(decoding: answers[2].body, as: UTF8.self).contains(#""sessionId":"S1""#))
+        #expect(answers.last?.closes == true, "the answer to a request with connection: close closes")
+        #expect(pipelined.readAnswer(timeout: 1) == nil, "nothing is answered after a connection: close")
+
+        let old = RawHTTP(daemon.socketPath)
+        old.send("GET /v1/sessions/p HTTP/1.0\r\n\r\n")
+        let answer = old.readAnswer()
+        #expect(answer?.status == 200)
+        #expect(answer?.closes == true)
+
+        let stream = RawHTTP(daemon.socketPath)
+        stream.send("GET /v1/events?from=1 HTTP/1.0\r\n\r\n")
+        let raw = String(decoding: stream.readToEnd(), as: UTF8.self)
+        let parts = raw.components(separatedBy: "\r\n\r\n")
+        #expect(parts.first?.hasPrefix("HTTP/1.0 200") == true)
+        #expect(parts.first?.lowercased().contains("transfer-encoding") == false)
+        let lines = parts.dropFirst().joined().split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("{") && lines[0].contains(#""seq":1"#), "\(raw)")
+    }
 }
 
 /// HTTP/1.1 over a raw Unix socket, for tests that need to send what no client library would.
@@ -266,6 +303,21 @@ final class RawHTTP {
             if count <= 0 { return takeAnswer() }
             pending += buffer[..<count]
         }
+    }
+
+    /// Everything the server sends until it closes the connection (or `timeout` seconds pass).
+    func readToEnd(timeout: Double = 5) -> [UInt8] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while deadline.timeIntervalSinceNow > 0 {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, max(0, Int32(deadline.timeIntervalSinceNow * 1000))) > 0 else { break }
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            let count = read(fd, &buffer, buffer.count)
+            if count <= 0 { break }
+            pending += buffer[..<count]
+        }
+        defer { pending.removeAll() }
+        return pending
     }
 
     private func takeAnswer() -> Answer? {

@@ -18,8 +18,10 @@ final class EventStreamer {
     private let request: EventStreamRequest
     private let ledger: Ledger
     private let broadcaster: EventBroadcaster
+    private let version: HTTPVersion
     private let context: ChannelHandlerContext
-    private let onFinish: () -> Void
+    /// Called once the stream ended properly, with the future of its last write.
+    private let onFinish: (EventLoopFuture<Void>) -> Void
     private var subscription: Int?
     /// Seqs still to send from the log snapshot (key-filtered), or a seq range.
     private var historySeqs: [UInt64] = []
@@ -32,20 +34,20 @@ final class EventStreamer {
     private var finished = false
     private var writer = JSONWriter(capacity: 64 * 1024)
 
-    init(_ request: EventStreamRequest, ledger: Ledger, broadcaster: EventBroadcaster, context: ChannelHandlerContext, onFinish: @escaping () -> Void) {
+    init(_ request: EventStreamRequest, ledger: Ledger, broadcaster: EventBroadcaster, version: HTTPVersion,
+         context: ChannelHandlerContext, onFinish: @escaping (EventLoopFuture<Void>) -> Void) {
         self.request = request
         self.ledger = ledger
         self.broadcaster = broadcaster
+        self.version = version
         self.context = context
         self.onFinish = onFinish
     }
 
-    func start(version: HTTPVersion) {
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/x-ndjson")
-        headers.add(name: "transfer-encoding", value: "chunked")
-        headers.add(name: "cache-control", value: "no-store")
-        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: .ok, headers: headers))), promise: nil)
+    func start() {
+        var head = context.channel.allocator.buffer(capacity: 160)
+        ResponseFraming.writeStreamHead(version: version, contentType: "application/x-ndjson", into: &head)
+        context.write(NIOAny(head), promise: nil)
         if request.follow {
             // The writer thread delivers through this loop; the streamer is only touched on it.
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -155,9 +157,9 @@ final class EventStreamer {
     }
 
     private func write(_ bytes: [UInt8]) {
-        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count + 16)
+        ResponseFraming.writeStreamPiece(bytes, version: version, into: &buffer)
+        context.writeAndFlush(NIOAny(buffer), promise: nil)
     }
 
     /// Ends the response properly (history done, or the server is shutting down).
@@ -165,7 +167,9 @@ final class EventStreamer {
         guard !finished else { return }
         finished = true
         unsubscribe()
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).assumeIsolated().whenComplete { [onFinish] _ in onFinish() }
+        var end = context.channel.allocator.buffer(capacity: 8)
+        ResponseFraming.writeStreamEnd(version: version, into: &end)
+        onFinish(context.writeAndFlush(NIOAny(end)))
     }
 
     /// Gives up: the response cannot be completed, so the connection is closed.

@@ -10,9 +10,13 @@ import Glibc
 /// One client connection: collects each request (enforcing the body limit), hands it to the
 /// ``LedgerHandler`` core, and writes the answer (or runs the event stream). Everything happens
 /// on the connection's event loop.
+///
+/// Answers are written as bytes (``ResponseFraming``), in request order: a request that
+/// arrives while the previous one is still being answered (HTTP pipelining) waits in
+/// `pipelined`, and the connection stops reading until the queue is worked off.
 final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundOut = ByteBuffer
 
     private enum State { case idle, receiving, answering, streaming }
 
@@ -30,6 +34,17 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var streamer: EventStreamer?
     private var started = ContinuousClock.now
     private var route = LedgerHandler.Route.other
+    /// What arrived while an earlier request was being answered, in order.
+    private enum Arrival {
+        case part(HTTPServerRequestPart)
+        /// The decoder refused what followed the requests before it.
+        case malformed(any Error)
+    }
+    private var pipelined = CircularBuffer<Arrival>()
+    private var drainingPipelined = false
+    private var readingPaused = false
+    /// The answer being written ends the connection: nothing more is read or answered.
+    private var ending = false
 
     init(core: LedgerHandler, requestGuard: RequestGuard, registry: ConnectionRegistry, configuration: ServerConfiguration, logger: Logger) {
         self.core = core
@@ -73,7 +88,21 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        guard !ending else { return }
+        if state == .answering || state == .streaming || !pipelined.isEmpty {
+            pipelined.append(.part(part))
+            if case .end = part, !readingPaused {
+                readingPaused = true
+                context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+            }
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let requestHead):
             requestGuard.headReceived()
             guard state == .idle else { return }
@@ -121,12 +150,15 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             }
         case .stream(let spec):
             state = .streaming
-            let streamer = EventStreamer(spec, ledger: core.ledger, broadcaster: core.broadcaster, context: context) { [self] in
+            // An HTTP/1.0 stream has no chunked encoding: its end is the connection's end.
+            let keepAlive = head.isKeepAlive && ResponseFraming.isChunked(head.version)
+            let streamer = EventStreamer(spec, ledger: core.ledger, broadcaster: core.broadcaster, version: head.version,
+                                         context: context) { [self] lastWrite in
                 self.streamer = nil
-                finishExchange(keepAlive: head.isKeepAlive && !closeWhenIdle, context: context)
+                finishExchange(keepAlive: keepAlive && !closeWhenIdle, written: lastWrite, context: context)
             }
             self.streamer = streamer
-            streamer.start(version: head.version)
+            streamer.start()
         }
     }
 
@@ -139,30 +171,42 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private func respond(_ response: APIResponse, closing: Bool = false, context: ChannelHandlerContext) {
         guard context.channel.isActive, let head else { return }
         let keepAlive = head.isKeepAlive && !closing && !closeWhenIdle
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: response.contentType)
-        headers.add(name: "content-length", value: String(response.body.count))
-        for (name, value) in response.headers { headers.add(name: name, value: value) }
-        if !keepAlive { headers.add(name: "connection", value: "close") }
-        var buffer = context.channel.allocator.buffer(capacity: response.body.count)
-        buffer.writeBytes(response.body)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: response.body.count + 160)
+        ResponseFraming.writeResponse(status: response.status, version: head.version, contentType: response.contentType,
+                                      body: response.body, headers: response.headers, keepAlive: keepAlive, into: &buffer)
+        let written = context.writeAndFlush(wrapOutboundOut(buffer))
         core.metrics.requestFinished(route: route, nanoseconds: (ContinuousClock.now - started).nanoseconds)
-        finishExchange(keepAlive: keepAlive, context: context)
+        finishExchange(keepAlive: keepAlive, written: written, context: context)
     }
 
-    private func finishExchange(keepAlive: Bool, context: ChannelHandlerContext) {
-        let endWritten: EventLoopFuture<Void>
-        if state == .streaming {
-            endWritten = context.eventLoop.makeSucceededVoidFuture()  // the streamer wrote .end
-        } else {
-            endWritten = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        }
+    /// Ends the current exchange once its answer is queued (`written` completes when it is on
+    /// the socket), then serves any pipelined request.
+    private func finishExchange(keepAlive: Bool, written: EventLoopFuture<Void>, context: ChannelHandlerContext) {
         state = .idle
         head = nil
         if !keepAlive {
-            endWritten.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            ending = true
+            pipelined.removeAll()
+            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            return
+        }
+        servePipelined(context: context)
+    }
+
+    private func servePipelined(context: ChannelHandlerContext) {
+        // An answer given at once re-enters here through respond(); the outer loop goes on.
+        guard !drainingPipelined else { return }
+        drainingPipelined = true
+        while !ending, state == .idle || state == .receiving, let arrival = pipelined.popFirst() {
+            switch arrival {
+            case .part(let part): handle(part, context: context)
+            case .malformed(let error): answerMalformed(error, context: context)
+            }
+        }
+        drainingPipelined = false
+        if pipelined.isEmpty, readingPaused, !ending {
+            readingPaused = false
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
         }
     }
 
@@ -183,18 +227,27 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is HTTPParserError {
-            // Malformed HTTP: answer in JSON like everything else, then hang up.
-            if state != .streaming {
-                if head == nil { head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/") }
-                state = .answering
-                respond(APIResponse(APIError(status: 400, code: "bad_request", message: "malformed HTTP request: \(error)")),
-                        closing: true, context: context)
+            // Answered in turn: requests decoded before the malformed bytes are answered first.
+            if state == .answering || !pipelined.isEmpty {
+                pipelined.append(.malformed(error))
             } else {
-                context.close(promise: nil)
+                answerMalformed(error, context: context)
             }
             return
         }
         logger.debug("connection error: \(error)")
         context.close(promise: nil)
+    }
+
+    /// Malformed HTTP: answered in JSON like everything else, then the connection is closed.
+    private func answerMalformed(_ error: any Error, context: ChannelHandlerContext) {
+        guard state != .streaming else {
+            context.close(promise: nil)
+            return
+        }
+        if head == nil { head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/") }
+        state = .answering
+        respond(APIResponse(APIError(status: 400, code: "bad_request", message: "malformed HTTP request: \(error)")),
+                closing: true, context: context)
     }
 }

@@ -40,7 +40,9 @@ final class HTTPServer: Sendable {
                     let requestGuard = RequestGuard(requestTimeout: configuration.requestTimeout, maxHeadBytes: configuration.maxHeadBytes)
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(requestGuard)
-                    try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+                    // Only NIO's request decoder: answers are framed by HTTPConnectionHandler
+                    // itself (ResponseFraming), which also keeps pipelined requests in order.
+                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try pipeline.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
                     try pipeline.addHandler(HTTPConnectionHandler(core: core, requestGuard: requestGuard, registry: registry,
                                                                   configuration: configuration, logger: logger))

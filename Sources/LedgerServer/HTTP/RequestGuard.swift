@@ -16,7 +16,12 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     private let requestTimeout: TimeAmount
     private let maxHeadBytes: Int
+    /// The armed timeout check, if any. One check serves many requests: it is not cancelled
+    /// when a request completes in time (scheduling and cancelling a timer per request cost a
+    /// measurable share of an event loop), and when it fires it re-arms for the request in
+    /// progress, if there is one.
     private var deadline: Scheduled<Void>?
+    private var requestStarted = NIODeadline.distantPast
     private var inRequest = false
     private var headComplete = false
     private var headBytes = 0
@@ -42,9 +47,8 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
             inRequest = true
             headComplete = false
             headBytes = 0
-            deadline = context.eventLoop.assumeIsolated().scheduleTask(in: requestTimeout) { [weak self] in
-                self?.refuse(.requestTimeout, status: "408 Request Timeout")
-            }
+            requestStarted = .now()
+            if deadline == nil { armDeadline(context: context, at: requestStarted + requestTimeout) }
         }
         if !headComplete {
             headBytes += buffer.readableBytes
@@ -64,9 +68,24 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     /// The whole request (head, body, end) arrived in time.
     func requestReceived() {
-        deadline?.cancel()
-        deadline = nil
         inRequest = false
+    }
+
+    private func armDeadline(context: ChannelHandlerContext, at time: NIODeadline) {
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(deadline: time) { [weak self] in
+            self?.deadlineReached()
+        }
+    }
+
+    private func deadlineReached() {
+        deadline = nil
+        guard inRequest, let context else { return }
+        let due = requestStarted + requestTimeout
+        if NIODeadline.now() >= due {
+            refuse(.requestTimeout, status: "408 Request Timeout")
+        } else {
+            armDeadline(context: context, at: due)
+        }
     }
 
     private func refuse(_ error: APIError, status: String) {

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Ledger
 import Metrics
+import Projections
 import Prometheus
 import Synchronization
 
@@ -25,6 +26,8 @@ public final class LedgerMetrics: Sendable {
     /// Projection lag in events (head seq minus checkpoint seq), after each batch.
     let projectionLag: CoreMetrics.Gauge
     let openConnections: CoreMetrics.Meter
+    /// SQLite's allocations (page caches above all), set when the metrics are read.
+    private let sqliteMemory: CoreMetrics.Gauge
     private let rejectionCounters: Mutex<[String: CoreMetrics.Counter]> = Mutex([:])
     /// One latency timer per route, made up front: the hot path takes no lock to find it.
     private let requestTimers: [String: CoreMetrics.Timer]
@@ -47,6 +50,7 @@ public final class LedgerMetrics: Sendable {
         projectionDuration = CoreMetrics.Timer(label: "ledger_projection_apply_duration_seconds", factory: factory)
         projectionLag = CoreMetrics.Gauge(label: "ledger_projection_lag_events", factory: factory)
         openConnections = CoreMetrics.Meter(label: "ledger_open_connections", factory: factory)
+        sqliteMemory = CoreMetrics.Gauge(label: "ledger_sqlite_memory_bytes", factory: factory)
         var timers: [String: CoreMetrics.Timer] = [:]
         for route in LedgerHandler.Route.allCases {
             timers[route.rawValue] = CoreMetrics.Timer(label: "ledger_request_duration_seconds", dimensions: [("route", route.rawValue)], factory: factory)
@@ -72,6 +76,7 @@ public final class LedgerMetrics: Sendable {
 
     /// The Prometheus text exposition.
     public func exposition() -> [UInt8] {
-        registry.emitToBuffer()
+        sqliteMemory.record(SQLiteMemory.bytesInUse)
+        return registry.emitToBuffer()
     }
 }

@@ -7,23 +7,46 @@ struct RequestTarget {
 
     /// - Throws: ``APIError`` 400 for malformed percent-encoding or bytes that are not UTF-8.
     init(_ uri: String) throws(APIError) {
-        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        let path = parts.first.map(String.init) ?? ""
-        var segments = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        if segments.first == "" { segments.removeFirst() }
-        self.segments = try segments.map { (segment) throws(APIError) -> String in
-            try Self.percentDecode(segment, plusIsSpace: false, what: "path")
-        }
-        var query: [String: String] = [:]
-        if parts.count == 2 {
-            for pair in parts[1].split(separator: "&") where !pair.isEmpty {
-                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                let name = try Self.percentDecode(String(kv[0]), plusIsSpace: true, what: "query")
-                let value = kv.count == 2 ? try Self.percentDecode(String(kv[1]), plusIsSpace: true, what: "query parameter \(name)") : ""
-                query[name] = value
+        // Every request parses its target, so this walks the bytes once and builds only the
+        // strings it returns (a profile put the split-based version at 9 % of an event loop).
+        var uri = uri
+        let parsed = uri.withUTF8 { bytes in Result { () throws(APIError) -> ([String], [String: String]) in
+            let queryStart = bytes.firstIndex(of: UInt8(ascii: "?"))
+            let pathEnd = queryStart ?? bytes.count
+            var segments: [String] = []
+            var start = bytes.first == UInt8(ascii: "/") ? 1 : 0
+            if pathEnd > 0 {
+                for index in start...pathEnd where index == pathEnd || bytes[index] == UInt8(ascii: "/") {
+                    segments.append(try Self.decode(UnsafeBufferPointer(rebasing: bytes[start..<index]), plusIsSpace: false, what: "path"))
+                    start = index + 1
+                }
             }
+            var query: [String: String] = [:]
+            if let queryStart {
+                var pairStart = queryStart + 1
+                for index in pairStart...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: "&") {
+                    let pair = UnsafeBufferPointer(rebasing: bytes[pairStart..<index])
+                    pairStart = index + 1
+                    guard !pair.isEmpty else { continue }
+                    let equals = pair.firstIndex(of: UInt8(ascii: "="))
+                    let name = try Self.decode(UnsafeBufferPointer(rebasing: pair[..<(equals ?? pair.endIndex)]), plusIsSpace: true, what: "query")
+                    let value = try equals.map { (equals) throws(APIError) -> String in
+                        try Self.decode(UnsafeBufferPointer(rebasing: pair[(equals + 1)...]), plusIsSpace: true, what: "query parameter \(name)")
+                    } ?? ""
+                    query[name] = value
+                }
+            }
+            return (segments, query)
+        } }
+        (self.segments, self.query) = try parsed.get()
+    }
+
+    private static func decode(_ bytes: UnsafeBufferPointer<UInt8>, plusIsSpace: Bool, what: String) throws(APIError) -> String {
+        if !bytes.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) {
+            // A slice of a valid UTF-8 string cut at ASCII bytes is valid UTF-8 itself.
+            return String(decoding: bytes, as: UTF8.self)
         }
-        self.query = query
+        return try percentDecode(String(decoding: bytes, as: UTF8.self), plusIsSpace: plusIsSpace, what: what)
     }
 
     static func percentDecode(_ text: String, plusIsSpace: Bool, what: String) throws(APIError) -> String {
