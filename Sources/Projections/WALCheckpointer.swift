@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import GRDBSQLite
 import Logging
 
 /// Checkpoints a projection's WAL in the background.
@@ -9,26 +9,49 @@ import Logging
 /// fsyncing on the projection's critical path. This thread runs passive checkpoints on its own
 /// connection instead; they never block the writer or the readers, and the log is the source of
 /// truth, so a checkpoint that lags costs nothing but WAL size.
+///
+/// The connection is a plain SQLite handle used only on this thread, so the whole checkpoint
+/// (its page copies and its fsync) runs at ``BackgroundPriority``.
 final class WALCheckpointer: @unchecked Sendable {
-    private let queue: DatabaseQueue
+    private let path: String
+    /// Used only by the checkpoint thread.
+    private let connection: OpaquePointer
     private let interval: Double
     private let logger: Logger
     private let condition = NSCondition()
     private var stopping = false
     private var stopped = false
 
+    /// - Throws: ``ProjectionError`` when the file cannot be opened.
     init(path: String, interval: Double = 0.05, logger: Logger) throws {
-        var configuration = Configuration()
-        configuration.label = "projection-checkpointer"
-        configuration.busyMode = .timeout(1)
-        queue = try DatabaseQueue(path: path, configuration: configuration)
+        self.path = path
         self.interval = interval
         self.logger = logger
+        connection = try Self.open(path)
         let thread = Thread { [self] in
             Thread.current.name = "ledger-checkpoint"
+            BackgroundPriority.applyToCurrentThread()
             run()
         }
         thread.start()
+    }
+
+    private static func open(_ path: String) throws -> OpaquePointer {
+        var handle: OpaquePointer?
+        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(handle)
+            throw ProjectionError(.damaged, "cannot open \(path) for checkpoints: \(message)")
+        }
+        sqlite3_busy_timeout(handle, 1_000)
+        // A connection learns that the file is in WAL mode when it first reads it; before
+        // that, a checkpoint request is a silent no-op.
+        guard sqlite3_exec(handle, "PRAGMA schema_version", nil, nil, nil) == SQLITE_OK else {
+            let message = String(cString: sqlite3_errmsg(handle))
+            sqlite3_close(handle)
+            throw ProjectionError(.damaged, "cannot read \(path) for checkpoints: \(message)")
+        }
+        return handle
     }
 
     private func run() {
@@ -37,16 +60,14 @@ final class WALCheckpointer: @unchecked Sendable {
             if !stopping { _ = condition.wait(until: Date().addingTimeInterval(interval)) }
             let done = stopping
             condition.unlock()
-            do {
-                try queue.writeWithoutTransaction { db in
-                    _ = try db.checkpoint(done ? .truncate : .passive)
-                }
-            } catch {
-                logger.debug("WAL checkpoint skipped: \(error)")
+            let mode = done ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE
+            let result = sqlite3_wal_checkpoint_v2(connection, nil, mode, nil, nil)
+            if result != SQLITE_OK {
+                logger.debug("WAL checkpoint skipped: \(String(cString: sqlite3_errmsg(connection))) (\(result))")
             }
             if done { break }
         }
-        try? queue.close()
+        sqlite3_close_v2(connection)
         condition.lock()
         stopped = true
         condition.broadcast()

@@ -105,6 +105,7 @@ final class GroupCommitter: @unchecked Sendable {
         commitThread.start()
         let projectionThread = Thread { [self] in
             Thread.current.name = "ledger-project"
+            BackgroundPriority.applyToCurrentThread()
             runProjectionStage()
         }
         projectionThread.start()
