@@ -29,7 +29,8 @@ final class WALCheckpointer: @unchecked Sendable {
         self.logger = logger
         connection = try Self.open(path)
         let thread = Thread { [self] in
-            Thread.current.name = "ledger-checkpoint"
+            // Linux keeps 15 bytes of a thread name ("ledger-checkpoint" was refused).
+            ThreadName.setCurrent("ledger-checkpt")
             BackgroundPriority.applyToCurrentThread()
             run()
         }

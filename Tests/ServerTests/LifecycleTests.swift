@@ -19,6 +19,35 @@ struct Acknowledged: Sendable {
 }
 
 @Suite struct LifecycleTests {
+    /// The commit thread, which every write waits on, keeps the default priority; the
+    /// projection and the WAL checkpoint run at nice 10 so they cannot preempt it. Each thread
+    /// carries its name, for perf and top -H.
+    @Test func backgroundStagesRunAtALowerPriorityThanTheCommitThread() async throws {
+        let daemon = try Daemon()
+        _ = try await daemon.client().transition("k", .created("S1", expectedVersion: 0))
+        func niceValuesByThreadName() throws -> [String: Int] {
+            var niceByName: [String: Int] = [:]
+            for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/task") {
+                let base = "/proc/\(daemon.pid)/task/\(task)"
+                let name = (try String(contentsOfFile: base + "/comm", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+                // Fields after the command name, which is in parentheses: the nice value is field 19.
+                let stat = try String(contentsOfFile: base + "/stat", encoding: .utf8)
+                let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+                niceByName[name] = Int(fields[16])
+            }
+            return niceByName
+        }
+        // The threads name themselves when they start: give a slow machine a moment.
+        var niceByName = try niceValuesByThreadName()
+        for _ in 0..<100 where niceByName["ledger-project"] == nil || niceByName["ledger-checkpt"] == nil {
+            try await Task.sleep(for: .milliseconds(20))
+            niceByName = try niceValuesByThreadName()
+        }
+        #expect(niceByName["ledger-commit"] == 0, "\(niceByName)")
+        #expect(niceByName["ledger-project"] == 10, "\(niceByName)")
+        #expect(niceByName["ledger-checkpt"] == 10, "\(niceByName)")
+    }
+
     @Test func aSecondInstanceIsRefusedWhileTheFirstKeepsServing() async throws {
         let first = try Daemon()
         _ = try await first.client().transition("k", .created("s1", expectedVersion: 0))

@@ -17,7 +17,7 @@ final class BackgroundProjectionCheck: @unchecked Sendable {
     init(projection: Projection, committer: GroupCommitter, eventLoop: any EventLoop, status: StartupCheckStatus, logger: Logger) {
         status.set(.running)
         let thread = Thread { [self] in
-            Thread.current.name = "ledger-check"
+            ThreadName.setCurrent("ledger-check")
             let started = ContinuousClock.now
             let damage = projection.check(.quick)
             condition.lock()

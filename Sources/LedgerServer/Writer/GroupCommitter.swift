@@ -99,12 +99,12 @@ final class GroupCommitter: @unchecked Sendable {
     /// Starts both stages.
     func start() {
         let commitThread = Thread { [self] in
-            Thread.current.name = "ledger-commit"
+            ThreadName.setCurrent("ledger-commit")
             runCommitStage()
         }
         commitThread.start()
         let projectionThread = Thread { [self] in
-            Thread.current.name = "ledger-project"
+            ThreadName.setCurrent("ledger-project")
             BackgroundPriority.applyToCurrentThread()
             runProjectionStage()
         }
