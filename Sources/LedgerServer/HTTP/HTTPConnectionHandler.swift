@@ -92,7 +92,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         guard !ending else { return }
         if state == .answering || state == .streaming || !pipelined.isEmpty {
             pipelined.append(.part(part))
-            if case .end = part, !readingPaused {
+            // Stop reading at once: what is queued is bounded by what was already read, even
+            // for a client that pipelines a huge body behind a request still in flight.
+            if !readingPaused {
                 readingPaused = true
                 context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
             }
