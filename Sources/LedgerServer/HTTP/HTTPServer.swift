@@ -50,6 +50,13 @@ final class HTTPServer: Sendable {
             }
             .childChannelOption(.maxMessagesPerRead, value: 16)
 
+        // Swift's runtime crashed (SIGSEGV in swift_conformsToProtocolMaybeInstantiateSuperclasses)
+        // instantiating the decoder's generic handler type for the first connection while
+        // another thread was bridging its first String through Foundation: a race inside the
+        // runtime (Swift 6.3.1, Linux; seen once in a debug build under a loaded test run).
+        // Instantiated here, before the socket exists, the type is ready when connections come.
+        _ = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes))
+
         // bind() creates the socket file with 0777 minus the umask, and it accepts connections
         // from that moment: so the umask gives it the configured mode from the start (a mode
         // set afterwards left a window where a ready socket had the wrong mode). Nothing else

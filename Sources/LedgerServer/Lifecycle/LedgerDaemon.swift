@@ -60,7 +60,7 @@ public final class LedgerDaemon: Service, Sendable {
         let elapsed = Double((ContinuousClock.now - started).nanoseconds) / 1e6
         logger.notice("ledgerd ready", metadata: [
             "socket": "\(c.socketPath)", "data_dir": "\(c.dataDirectory)", "head_seq": "\(head.seq)",
-            "projection_generation": "\(projection.generation)", "startup_ms": "\(String(format: "%.0f", elapsed))", "pid": "\(getpid())",
+            "projection_generation": "\(projection.generation)", "startup_ms": "\(Int(elapsed.rounded()))", "pid": "\(getpid())",
         ])
 
         let check = BackgroundProjectionCheck(projection: projection, committer: committer, eventLoop: group.next(), status: checkStatus, logger: logger)
