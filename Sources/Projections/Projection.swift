@@ -316,7 +316,12 @@ public final class Projection: Sendable {
         return error
     }
 
-    static func format(_ seconds: Double) -> String {
-        String(format: "%.2f", seconds)
+    /// Seconds with two decimals, for logs. Plain Swift rather than `String(format:)`, whose
+    /// first use bridges through Foundation: ledgerd logs this while its first connections
+    /// arrive, and that bridging took part in a Swift runtime race (see `HTTPServer.start`).
+    public static func format(_ seconds: Double) -> String {
+        let hundredths = Int((max(0, seconds) * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }

@@ -39,7 +39,7 @@ final class BackgroundProjectionCheck: @unchecked Sendable {
             } else {
                 status.set(.ok)
                 let elapsed = Double((ContinuousClock.now - started).nanoseconds) / 1e9
-                logger.info("background check: projection ok", metadata: ["seconds": "\(String(format: "%.2f", elapsed))"])
+                logger.info("background check: projection ok", metadata: ["seconds": "\(Projection.format(elapsed))"])
             }
             condition.lock()
             finished = true

@@ -331,7 +331,7 @@ public final class LedgerHandler: Sendable {
         return promise.futureResult.flatMap { prepared in
             self.committer.perform(on: eventLoop) { try projection.install(prepared) }
         }.map { report in
-            self.logger.notice("projection rebuilt online: \(report.events) events in \(String(format: "%.2f", report.seconds)) s, generation \(report.generation)")
+            self.logger.notice("projection rebuilt online: \(report.events) events in \(Projection.format(report.seconds)) s, generation \(report.generation)")
             var w = JSONWriter()
             w.beginObject()
             w.key("generation"); w.value(report.generation)
