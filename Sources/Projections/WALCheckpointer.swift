@@ -13,7 +13,6 @@ import Logging
 /// The connection is a plain SQLite handle used only on this thread, so the whole checkpoint
 /// (its page copies and its fsync) runs at ``BackgroundPriority``.
 final class WALCheckpointer: @unchecked Sendable {
-    private let path: String
     /// Used only by the checkpoint thread.
     private let connection: OpaquePointer
     private let interval: Double
@@ -24,7 +23,6 @@ final class WALCheckpointer: @unchecked Sendable {
 
     /// - Throws: ``ProjectionError`` when the file cannot be opened.
     init(path: String, interval: Double = 0.05, logger: Logger) throws {
-        self.path = path
         self.interval = interval
         self.logger = logger
         connection = try Self.open(path)

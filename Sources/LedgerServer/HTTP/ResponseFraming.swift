@@ -87,19 +87,6 @@ enum ResponseFraming {
     }
 
     private static func writeDecimal(_ value: Int, into buffer: inout ByteBuffer) {
-        precondition(value >= 0)
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &digits) { raw in
-            var n = value
-            var start = raw.count
-            repeat {
-                start -= 1
-                raw[start] = UInt8(ascii: "0") + UInt8(n % 10)
-                n /= 10
-            } while n > 0
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[start...]))
-        }
+        buffer.writeString(String(value))  // a small string: no allocation
     }
 }

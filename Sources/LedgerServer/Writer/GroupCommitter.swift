@@ -74,7 +74,8 @@ final class GroupCommitter: @unchecked Sendable {
     private var pending: [Pending] = []
     private var submissionsClosed = false
 
-    /// Guards everything below; signalled for the projection thread and for `stop()`.
+    /// Guards everything below. Two threads may wait on it, the projection thread and
+    /// `stop()`, so it is always broadcast: a signal could wake `stop()` instead.
     private let projectionQueue = NSCondition()
     private var committed: [Committed] = []
     private var committedEvents = 0
@@ -138,7 +139,7 @@ final class GroupCommitter: @unchecked Sendable {
         tasks.append {
             do { promise.succeed(try work()) } catch { promise.fail(error) }
         }
-        projectionQueue.signal()
+        projectionQueue.broadcast()
         projectionQueue.unlock()
         return promise.futureResult
     }
@@ -162,7 +163,7 @@ final class GroupCommitter: @unchecked Sendable {
             promise.fail(APIError.shuttingDown)
         } else {
             fences.append(ReadFence(seq: seq, promise: promise))
-            projectionQueue.signal()  // a lingering projection stage applies at once
+            projectionQueue.broadcast()  // a lingering projection stage applies at once
             projectionQueue.unlock()
         }
         return promise.futureResult
@@ -226,7 +227,7 @@ final class GroupCommitter: @unchecked Sendable {
             // A projection thread already lingering over older batches keeps its deadline (it
             // is set by the oldest batch); it is woken only when it has nothing yet or when the
             // batch limit is reached.
-            if committed.count == 1 || committedEvents >= Self.projectionBatchLimit { projectionQueue.signal() }
+            if committed.count == 1 || committedEvents >= Self.projectionBatchLimit { projectionQueue.broadcast() }
             projectionQueue.unlock()
             answer(batch, with: result)
         }
