@@ -48,4 +48,34 @@ import Testing
             #expect(String(decoding: w.bytes, as: UTF8.self) == "\"\(hash.hex)\"")
         }
     }
+
+    /// Every member a reader did not ask for is refused, the first one in the body's order, also
+    /// past the 64 members whose consumption is tracked in a bit mask.
+    @Test func unreadMembersAreRefusedInOrder() throws {
+        func firstUnknown(members: Int, read: some Sequence<Int>) throws -> String? {
+            let body = "{" + (0..<members).map { "\"f\($0)\": \"v\($0)\"" }.joined(separator: ", ") + "}"
+            var reader = try FieldReader(try JSONParser.parse(body), name: "body")
+            for index in read { #expect(try reader.string("f\(index)") == "v\(index)") }
+            #expect(try reader.string("absent") == nil)
+            do {
+                try reader.finish()
+                return nil
+            } catch {
+                #expect(error.code == "invalid_request")
+                return error.field
+            }
+        }
+        #expect(try firstUnknown(members: 5, read: 0..<5) == nil)
+        #expect(try firstUnknown(members: 5, read: [0, 1, 3, 4]) == "f2")
+        #expect(try firstUnknown(members: 70, read: 0..<70) == nil)
+        #expect(try firstUnknown(members: 70, read: (0..<70).filter { $0 != 66 }) == "f66")
+        #expect(try firstUnknown(members: 70, read: (0..<70).filter { $0 != 63 && $0 != 69 }) == "f63")
+        #expect(try firstUnknown(members: 70, read: 0..<64) == "f64")
+
+        // Through the real request reader: a typo is named, a null member counts as read.
+        #expect(throws: APIError.invalid("sessionID", "unknown field")) {
+            try TransitionBody.read(try JSONParser.parse(#"{"type": "resumed", "sessionId": "S1", "expectedVersion": 1, "sessionID": "S1"}"#))
+        }
+        _ = try TransitionBody.read(try JSONParser.parse(#"{"type": "resumed", "sessionId": "S1", "expectedVersion": 1, "reason": null}"#))
+    }
 }

@@ -4,7 +4,11 @@
 public struct FieldReader {
     private let object: JSONObject
     private let prefix: String
-    private var consumed: Set<String> = []
+    /// Which members were asked for, by position: a bit each for the first 64 (every object of
+    /// the API has fewer fields), a lazily made array beyond. This runs for every request, where a
+    /// `Set<String>` cost a hash table and its growth each time.
+    private var consumed: UInt64 = 0
+    private var consumedBeyond64: [Bool] = []
 
     /// - Parameters:
     ///   - value: must be an object.
@@ -20,9 +24,23 @@ public struct FieldReader {
     private func path(_ name: String) -> String { prefix + name }
 
     private mutating func raw(_ name: String) -> JSONValue? {
-        consumed.insert(name)
-        guard let value = object[name], value != .null else { return nil }
-        return value
+        guard let index = object.members.firstIndex(where: { $0.key == name }) else { return nil }
+        markConsumed(index)
+        let value = object.members[index].value
+        return value == .null ? nil : value
+    }
+
+    private mutating func markConsumed(_ index: Int) {
+        if index < 64 {
+            consumed |= 1 << UInt64(index)
+        } else {
+            if consumedBeyond64.isEmpty { consumedBeyond64 = Array(repeating: false, count: object.members.count - 64) }
+            consumedBeyond64[index - 64] = true
+        }
+    }
+
+    private func wasConsumed(_ index: Int) -> Bool {
+        index < 64 ? consumed & (1 << UInt64(index)) != 0 : consumedBeyond64.isEmpty ? false : consumedBeyond64[index - 64]
     }
 
     public mutating func string(_ name: String) throws(APIError) -> String? {
@@ -69,8 +87,8 @@ public struct FieldReader {
 
     /// Refuses members that were not read.
     public func finish() throws(APIError) {
-        if let unknown = object.members.first(where: { !consumed.contains($0.key) }) {
-            throw .invalid(path(unknown.key), "unknown field")
+        if let unknown = object.members.indices.first(where: { !wasConsumed($0) }) {
+            throw .invalid(path(object.members[unknown].key), "unknown field")
         }
     }
 }
