@@ -40,7 +40,8 @@ public struct FieldReader {
     }
 
     private func wasConsumed(_ index: Int) -> Bool {
-        index < 64 ? consumed & (1 << UInt64(index)) != 0 : consumedBeyond64.isEmpty ? false : consumedBeyond64[index - 64]
+        if index < 64 { return consumed & (1 << UInt64(index)) != 0 }
+        return !consumedBeyond64.isEmpty && consumedBeyond64[index - 64]
     }
 
     public mutating func string(_ name: String) throws(APIError) -> String? {
