@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "LedgerServer",
             dependencies: [
-                "Ledger", "Projections", "LedgerAPI", "CPeerCredentials",
+                "Ledger", "Projections", "LedgerAPI", "LedgerClient", "CPeerCredentials",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -3,7 +3,8 @@ import Glibc
 #endif
 
 /// A plain blocking connection to a Unix domain socket, below HTTP: readiness probes (is
-/// ledgerd listening yet?) and tests that write raw bytes.
+/// ledgerd listening yet?), ledgerd's own check that a socket file it would replace is stale,
+/// and tests that write raw bytes.
 public enum UnixSocket {
     /// Connects a new stream socket to `path`.
     ///

@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import LedgerClient
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,30 +33,11 @@ enum SocketPath {
         guard (info.st_mode & S_IFMT) == S_IFSOCK else {
             throw StartupError("\(path) exists and is not a socket; refusing to replace it")
         }
-        if isAnswering(path) {
+        if UnixSocket.accepts(path) {
             throw StartupError("a server is listening on \(path); refusing to replace it")
         }
         guard unlink(path) == 0 || errno == ENOENT else {
             throw StartupError("cannot remove the stale socket \(path): \(String(cString: strerror(errno)))")
         }
-    }
-
-    /// True when something accepts connections on the socket.
-    static func isAnswering(_ path: String) -> Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else { return false }
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            buffer.copyBytes(from: path.utf8)
-            buffer[path.utf8.count] = 0
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        return result == 0
     }
 }
