@@ -121,6 +121,7 @@ let package = Package(
         .executableTarget(
             name: "ledgerd",
             dependencies: [
+                "Ledger",
                 "LedgerServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import Ledger
 import NIOCore
 #if canImport(Glibc)
 import Glibc
@@ -44,6 +45,8 @@ public struct ServerConfiguration: Sendable {
     public var minimumFreeBytes: UInt64 = 64 << 20
     /// Starting LMDB map size in bytes (it grows as needed).
     public var initialMapSize = 1 << 30
+    /// When head state held in memory is written back to the state environment.
+    public var writeBack = WriteBackPolicy()
 
     public init() {}
 

@@ -48,13 +48,20 @@ struct TortureCommand: AsyncParsableCommand {
         var crashes: [String: Int] = [:]
 
         for iteration in 1...iterations {
-            let modes: [Failpoint?] = [nil, .afterCommit, .midProjection, .afterApply, .rebuildSwap]
+            let modes: [Failpoint?] = [nil, .afterCommit, .midProjection, .afterApply, .rebuildSwap, .midWriteBack]
             let failpoint = modes[Int(random.next() % UInt64(modes.count))]
             let hit = Int(1 + random.next() % 60)
             var environment: [String: String] = [:]
             if let failpoint {
                 environment["LEDGERD_FAILPOINT"] = failpoint.rawValue
-                environment["LEDGERD_FAILPOINT_HIT"] = String(failpoint == .rebuildSwap ? 1 : hit)
+                environment["LEDGERD_FAILPOINT_HIT"] = String(failpoint == .rebuildSwap ? 1 : failpoint == .midWriteBack ? 1 + hit % 8 : hit)
+            }
+            // Most runs write head state back every few dozen events, so kills (random or at
+            // mid-write-back) land before, during and after write-backs, and the restart folds a
+            // log tail over a state environment of every age.
+            if failpoint == .midWriteBack || random.next() % 3 != 0 {
+                environment["LEDGERD_WRITE_BACK_EVENTS"] = String(16 + random.next() % 200)
+                environment["LEDGERD_WRITE_BACK_INTERVAL_MS"] = String(random.next() % 50)
             }
             // Half the runs hold each projection apply a few ms, so reads often arrive while the
             // projection is behind writes already answered: they must wait for it, never answer
@@ -90,7 +97,7 @@ struct TortureCommand: AsyncParsableCommand {
                     stop.set()
                 }
             }
-            let died = daemon.diedByItself ? "failpoint \(failpoint!.rawValue)#\(failpoint == .rebuildSwap ? 1 : hit)" : "kill -9"
+            let died = daemon.diedByItself ? "failpoint \(failpoint!.rawValue)#\(environment["LEDGERD_FAILPOINT_HIT"] ?? "1")" : "kill -9"
             crashes[daemon.diedByItself ? failpoint!.rawValue : "kill -9 at a random moment", default: 0] += 1
 
             // Restart cleanly, then check everything.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Ledger
 import LedgerServer
 import Logging
 import ServiceLifecycle
@@ -70,6 +71,12 @@ struct LedgerdCommand: AsyncParsableCommand {
     @Option(help: "Event loop threads (default: one per core). [env: LEDGERD_THREADS]")
     var threads: Int = env("LEDGERD_THREADS").flatMap { Int($0) } ?? ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "Write head state back to <data-dir>/log/state once this many events are held in memory (a crash folds at most about this many again at the next start). [env: LEDGERD_WRITE_BACK_EVENTS]")
+    var writeBackEvents: Int = env("LEDGERD_WRITE_BACK_EVENTS").flatMap { Int($0) } ?? 65_536
+
+    @Option(help: "Write head state back at the first commit this long after the last write-back. [env: LEDGERD_WRITE_BACK_INTERVAL_MS]")
+    var writeBackIntervalMs: Int = env("LEDGERD_WRITE_BACK_INTERVAL_MS").flatMap { Int($0) } ?? 1_000
+
     @Option(help: "Initial LMDB map size in MiB; it grows as needed. [env: LEDGERD_MAP_SIZE_MB]")
     var mapSizeMb: Int = env("LEDGERD_MAP_SIZE_MB").flatMap { Int($0) } ?? 1_024
 
@@ -83,7 +90,7 @@ struct LedgerdCommand: AsyncParsableCommand {
         guard socket.utf8.count <= 103 else { throw ValidationError("--socket is \(socket.utf8.count) bytes; Unix socket paths are limited to 103") }
         guard UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) == true else { throw ValidationError("--socket-mode must be an octal mode such as 0660") }
         guard maxBody > 0, maxHead > 0, maxBatch > 0, idleTimeout > 0, requestTimeout > 0, maxConnections > 0, threads > 0,
-              mapSizeMb > 0, shutdownGrace >= 0, readers > 0, minFreeMb >= 0 else {
+              mapSizeMb > 0, shutdownGrace >= 0, readers > 0, minFreeMb >= 0, writeBackEvents > 0, writeBackIntervalMs >= 0 else {
             throw ValidationError("sizes, counts and timeouts must be positive")
         }
         guard (0...60_000).contains(projectionLingerMs) else { throw ValidationError("--projection-linger-ms must be between 0 and 60000") }
@@ -118,6 +125,7 @@ struct LedgerdCommand: AsyncParsableCommand {
         configuration.maxConnections = maxConnections
         configuration.eventLoopThreads = threads
         configuration.initialMapSize = mapSizeMb << 20
+        configuration.writeBack = WriteBackPolicy(events: writeBackEvents, intervalNanoseconds: UInt64(writeBackIntervalMs) * 1_000_000)
         configuration.minimumFreeBytes = UInt64(max(0, minFreeMb)) << 20
 
         let daemon = LedgerDaemon(configuration: configuration, logger: logger)

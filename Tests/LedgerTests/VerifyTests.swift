@@ -115,10 +115,13 @@ import Testing
 
     @Test func tamperedHeadStateIsFound() throws {
         let f = try populated()
+        try f.ledger.writeBackHeadState()
         var conversation = try f.conversation("k2")
         conversation.sessionId = "s2"  // the dead one
-        try damage(f) { txn, layout in
-            try txn.put(layout.conversations, key: LedgerLayout.stateKey("k2"), value: StateCodec.encode(conversation))
+        let state = try #require(f.ledger.state.environment)
+        let layout = try #require(f.ledger.state.layout)
+        try state.write { txn in
+            try txn.put(layout.conversations, key: StateLayout.stateKey("k2"), value: StateCodec.encode(conversation))
         }
         let report = try LedgerVerifier.verify(f.ledger)
         #expect(report.problem?.kind == .headState)

@@ -74,6 +74,22 @@ public struct LMDBTransaction: ~Copyable {
         return stat.ms_entries
     }
 
+    /// Empties `database` (`mdb_drop` with del 0), or with `delete` removes it from the
+    /// environment and closes its handle (del 1): the handle must not be used again.
+    public func drop(_ database: LMDBDatabase, delete: Bool = false) throws {
+        try check(mdb_drop(handle, database.dbi, delete ? 1 : 0), "mdb_drop \(database.name)")
+    }
+
+    /// Opens a named database that may not exist, inside this transaction, without creating it.
+    /// - Returns: nil when there is no database of that name.
+    func existingDatabase(named name: String) throws -> LMDBDatabase? {
+        var dbi: MDB_dbi = 0
+        let rc = mdb_dbi_open(handle, name, 0, &dbi)
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc, "mdb_dbi_open \(name)")
+        return LMDBDatabase(dbi: dbi, name: name, flags: [])
+    }
+
     /// Lends a cursor over `database` to `body`; it is closed when `body` ends.
     public func withCursor<R>(_ database: LMDBDatabase, _ body: (LMDBCursor) throws -> R) throws -> R {
         var cursor: OpaquePointer?

@@ -15,6 +15,8 @@ public enum Failpoint: String, Sendable, CaseIterable {
     case afterApply = "after-apply"
     /// During a rebuild's swap: the new generation is complete, the live link not yet swapped.
     case rebuildSwap = "rebuild-swap"
+    /// Inside a write-back of head state to the state environment, halfway through, uncommitted.
+    case midWriteBack = "mid-write-back"
 
     private static let armed: (Failpoint, Int)? = {
         guard let name = getenv("LEDGERD_FAILPOINT").map({ String(cString: $0) }), let point = Failpoint(rawValue: name) else { return nil }

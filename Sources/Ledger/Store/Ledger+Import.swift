@@ -22,8 +22,15 @@ extension Ledger {
     /// - Parameter records: stored records, in seq order, starting right after the head.
     /// - Throws: ``ImportProblem`` naming the first bad record; LMDB errors.
     public func importRecords<S: Sequence>(_ records: S) throws -> ImportReport where S.Element == [UInt8] {
-        try environment.write { txn in
+        var changed = LedgerState()
+        var appended: [Event] = []
+        let report = try state.withPublishedView { view, published in try environment.write { txn in
             var head = try layout.head(in: txn)
+            guard head == published else {
+                throw LedgerError(.storage, "the log's head is seq \(head.seq) but this ledger last committed seq \(published.seq): another process wrote to the log")
+            }
+            changed = LedgerState()
+            appended = []
             var imported: UInt64 = 0
             for (index, record) in records.enumerated() {
                 let expected = head.seq + 1
@@ -44,7 +51,7 @@ extension Ledger {
                 }
                 guard hash == parts.storedHash else { throw refuse(.chain, "the chain hash does not follow from seq \(head.seq)") }
                 guard event.time >= head.time else { throw refuse(.time, "time goes back from \(head.time) to \(event.time)") }
-                let before = try layout.loadSlice(event.needs, in: txn)
+                let before = try view.loadSlice(event.needs, newest: changed)
                 var after = before
                 do throws(InvariantViolation) {
                     try SessionMachine.apply(event, to: &after)
@@ -52,14 +59,16 @@ extension Ledger {
                     throw refuse(.invariant, error.description)
                 }
                 try txn.put(layout.events, key: LedgerLayout.seqKey(event.seq), value: record, append: true)
-                try layout.index(event, in: txn)
-                var changed = LedgerState()
-                try layout.saveChanges(from: before, to: after, in: txn, recordingInto: &changed)
+                changed.take(after.changes(since: before))
+                appended.append(event)
                 head = LedgerHead(seq: event.seq, hash: hash, time: event.time)
                 imported += 1
             }
             if imported > 0 { try txn.put(layout.meta, key: LedgerLayout.headKey, value: head.encoded()) }
             return ImportReport(imported: imported, head: head)
-        }
+        } }
+        // The log is committed: only now may readers see the imported state.
+        if report.imported > 0 { state.committed(changed, events: appended, head: report.head) }
+        return report
     }
 }

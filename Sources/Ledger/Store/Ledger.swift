@@ -11,10 +11,13 @@ public struct LedgerOptions: Sendable {
     public var initialMapSize = 1 << 30
     /// LMDB reader slots.
     public var maxReaders: UInt32 = 512
+    /// When head state held in memory is written back to the state environment.
+    public var writeBack = WriteBackPolicy()
 
-    public init(readOnly: Bool = false, initialMapSize: Int = 1 << 30) {
+    public init(readOnly: Bool = false, initialMapSize: Int = 1 << 30, writeBack: WriteBackPolicy = WriteBackPolicy()) {
         self.readOnly = readOnly
         self.initialMapSize = initialMapSize
+        self.writeBack = writeBack
     }
 }
 
@@ -66,29 +69,42 @@ public struct AppendResult: Sendable {
     public var changed: LedgerState
 }
 
-/// The session ledger: an append-only, hash-chained event log in LMDB, with the head state of
-/// every conversation, session ID and owner kept beside it in the same environment.
+/// The session ledger: an append-only, hash-chained event log in LMDB, and the head state of
+/// every conversation, session ID and owner derived from it.
 ///
 /// Appends take whole batches: each command is decided against the state as the commands
 /// before it in the batch left it, and the batch commits in one durable LMDB transaction
-/// (one fsync however many events). Opening a ledger reads only the head; nothing is replayed.
+/// (one fsync however many events). The commit writes only the log; head state changed by the
+/// log's tail is held in memory and written back to a second environment in bulk, off the
+/// commit path (``HeadStateStore``). Opening folds the log after what was written back.
 ///
 /// Thread safety: any thread may read; writes are serialised (one write transaction at a time,
 /// begun and committed on the calling thread). ledgerd calls `append` from one writer thread.
 public final class Ledger: Sendable {
-    /// The LMDB environment directory.
+    /// The log's LMDB environment directory.
     public let directory: String
+    /// The log's LMDB environment.
     public let environment: LMDBEnvironment
     let layout: LedgerLayout
+    let state: HeadStateStore
+    /// Opened read-only: another process may be the writer, so every read folds the log's tail.
+    public let isReadOnly: Bool
 
-    private init(directory: String, environment: LMDBEnvironment, layout: LedgerLayout) {
+    private init(directory: String, environment: LMDBEnvironment, layout: LedgerLayout, state: HeadStateStore, readOnly: Bool) {
         self.directory = directory
         self.environment = environment
         self.layout = layout
+        self.state = state
+        self.isReadOnly = readOnly
     }
 
+    /// Where the state environment of the ledger in `directory` lives.
+    public static func stateDirectory(of directory: String) -> String { directory + "/state" }
+
     /// Opens the ledger in `directory`, creating the directory (mode 0700) and an empty ledger
-    /// when writable and missing.
+    /// when writable and missing. A writable open brings the head state up to the log's head
+    /// (folding the log's tail; rebuilding the state environment from the log when it is missing
+    /// or does not match the log) and moves a format-2 ledger's head state out of the log.
     ///
     /// - Throws: ``LedgerError`` with ``LedgerError/Code/incompatibleFormat`` when the directory
     ///   holds something else, or ``LMDBError``.
@@ -107,31 +123,69 @@ public final class Ledger: Sendable {
             throw LedgerError(.incompatibleFormat, "\(directory) holds no ledger yet (start ledgerd once, or check --data-dir)")
         }
         try environment.read { txn in
-            if let tag = try txn.get(layout.meta, key: LedgerLayout.formatKey), !tag.elementsEqual(LedgerLayout.formatTag) {
+            if let tag = try txn.get(layout.meta, key: LedgerLayout.formatKey),
+               !tag.elementsEqual(LedgerLayout.formatTag), !tag.elementsEqual(LedgerLayout.legacyFormatTag) {
                 throw LedgerError(.incompatibleFormat, "\(directory) holds format '\(String(decoding: tag, as: UTF8.self))', this build reads '\(String(decoding: LedgerLayout.formatTag, as: UTF8.self))'")
             }
         }
-        if !options.readOnly {
+        let state: HeadStateStore
+        if options.readOnly {
+            state = try HeadStateStore.openReadOnly(directory: stateDirectory(of: directory), log: environment, logLayout: layout, lmdb: lmdb)
+        } else {
             try environment.write { txn in
-                if try txn.get(layout.meta, key: LedgerLayout.formatKey) == nil {
+                let tag = try txn.get(layout.meta, key: LedgerLayout.formatKey).map { Array($0) }
+                if tag == LedgerLayout.legacyFormatTag {
+                    // Format 2 kept head state beside the log; it is derived, so it is dropped
+                    // here and rebuilt from the log in the state environment below.
+                    for name in LedgerLayout.legacyStateDatabases {
+                        if let legacy = try txn.existingDatabase(named: name) { try txn.drop(legacy, delete: true) }
+                    }
+                }
+                if tag != LedgerLayout.formatTag {
                     try txn.put(layout.meta, key: LedgerLayout.formatKey, value: LedgerLayout.formatTag)
                 }
             }
+            var stateOptions = lmdb
+            stateOptions.initialMapSize = min(lmdb.initialMapSize, 1 << 30)
+            state = try HeadStateStore.openWritable(directory: stateDirectory(of: directory), log: environment, logLayout: layout,
+                                                    lmdb: stateOptions, policy: options.writeBack)
         }
-        return Ledger(directory: directory, environment: environment, layout: layout)
+        return Ledger(directory: directory, environment: environment, layout: layout, state: state, readOnly: options.readOnly)
     }
 
     /// The end of the log.
     public func head() throws -> LedgerHead {
-        try environment.read { txn in try layout.head(in: txn) }
+        if isReadOnly { return try environment.read { txn in try layout.head(in: txn) } }
+        return state.head
     }
 
-    /// Lends a consistent read-only view of the ledger to `body`.
+    /// Lends a consistent read-only view of the ledger to `body`: the log up to a head and the
+    /// head state as of that head.
     public func read<R>(_ body: (borrowing LedgerSnapshot) throws -> R) throws -> R {
-        try environment.read { txn in
-            try body(LedgerSnapshot(txn: txn, layout: layout))
+        if isReadOnly {
+            // Another process writes: the state environment first, then the log, whose head is
+            // never behind what was written back; the log's tail after it is folded here.
+            return try state.withFoldedState(log: environment, logLayout: layout) { logTxn, head, headState in
+                try body(LedgerSnapshot(log: logTxn, layout: layout, head: head, state: headState))
+            }
+        }
+        return try state.withPublishedView { view, head in
+            // Begun after the overlays were copied, so it holds every event up to `head`.
+            try environment.read { logTxn in
+                try body(LedgerSnapshot(log: logTxn, layout: layout, head: head, state: SnapshotState(view)))
+            }
         }
     }
+
+    /// Writes back all head state held in memory to the state environment, durably, after any
+    /// write-back in flight: a clean shutdown leaves nothing to fold at the next open.
+    public func writeBackHeadState() throws {
+        if !isReadOnly { try state.writeBackNow() }
+    }
+
+    /// Events whose head state is held in memory only (folded again from the log after a
+    /// crash), and the last write-back's error when it failed (it is retried).
+    public var headStateStatus: (heldEvents: Int, writeBackError: (any Error)?) { state.status }
 
     /// Decides and appends a batch of commands in one durable transaction.
     ///
@@ -146,61 +200,67 @@ public final class Ledger: Sendable {
     /// - Returns: one outcome per command, and the events appended.
     /// - Throws: ``LMDBError`` when the batch could not be committed; then nothing of it was.
     public func append(_ commands: [CommandEnvelope], now: Int64) throws -> AppendResult {
-        try environment.write { txn in
-            var head = try layout.head(in: txn)
-            let time = max(now, head.time)
-            var outcomes: [CommandOutcome] = []
-            outcomes.reserveCapacity(commands.count)
-            var events: [CommittedEvent] = []
-            events.reserveCapacity(commands.count)
-            var changed = LedgerState()
-
-            for envelope in commands {
-                if let problem = SessionMachine.validate(envelope.command) {
-                    outcomes.append(.rejected(problem, conversation: nil))
-                    continue
+        let result = try state.withPublishedView { view, published in
+            try environment.write { txn in
+                var head = try layout.head(in: txn)
+                guard head == published else {
+                    throw LedgerError(.storage, "the log's head is seq \(head.seq) but this ledger last committed seq \(published.seq): another process wrote to the log")
                 }
-                let slice = try layout.loadSlice(envelope.command.needs, in: txn)
-                let key: String? = if case .transition(let key, _) = envelope.command { key } else { nil }
-                switch SessionMachine.decide(envelope.command, state: slice) {
-                case .rejected(let rejection):
-                    outcomes.append(.rejected(rejection, conversation: key.map { slice.conversation($0) }))
-                case .accepted(let decided):
-                    var after = slice
-                    var sealed: [CommittedEvent] = []
-                    var chain = head
-                    do throws(InvariantViolation) {
-                        for var event in decided {
-                            event.seq = chain.seq + 1
-                            event.time = time
-                            event.actor = envelope.actor
-                            try SessionMachine.apply(event, to: &after)
-                            let (bytes, hash) = StoredRecord.seal(event, after: chain.hash)
-                            sealed.append(CommittedEvent(event: event, stored: bytes, hash: hash))
-                            chain = LedgerHead(seq: event.seq, hash: hash, time: time)
-                        }
-                    } catch {
-                        outcomes.append(.failed(error))
+                let time = max(now, head.time)
+                var outcomes: [CommandOutcome] = []
+                outcomes.reserveCapacity(commands.count)
+                var events: [CommittedEvent] = []
+                events.reserveCapacity(commands.count)
+                var changed = LedgerState()
+
+                for envelope in commands {
+                    if let problem = SessionMachine.validate(envelope.command) {
+                        outcomes.append(.rejected(problem, conversation: nil))
                         continue
                     }
-                    for committed in sealed {
-                        try txn.put(layout.events, key: LedgerLayout.seqKey(committed.event.seq), value: committed.stored, append: true)
-                        try layout.index(committed.event, in: txn)
+                    let slice = try view.loadSlice(envelope.command.needs, newest: changed)
+                    let key: String? = if case .transition(let key, _) = envelope.command { key } else { nil }
+                    switch SessionMachine.decide(envelope.command, state: slice) {
+                    case .rejected(let rejection):
+                        outcomes.append(.rejected(rejection, conversation: key.map { slice.conversation($0) }))
+                    case .accepted(let decided):
+                        var after = slice
+                        var sealed: [CommittedEvent] = []
+                        var chain = head
+                        do throws(InvariantViolation) {
+                            for var event in decided {
+                                event.seq = chain.seq + 1
+                                event.time = time
+                                event.actor = envelope.actor
+                                try SessionMachine.apply(event, to: &after)
+                                let (bytes, hash) = StoredRecord.seal(event, after: chain.hash)
+                                sealed.append(CommittedEvent(event: event, stored: bytes, hash: hash))
+                                chain = LedgerHead(seq: event.seq, hash: hash, time: time)
+                            }
+                        } catch {
+                            outcomes.append(.failed(error))
+                            continue
+                        }
+                        for committed in sealed {
+                            try txn.put(layout.events, key: LedgerLayout.seqKey(committed.event.seq), value: committed.stored, append: true)
+                        }
+                        changed.take(after.changes(since: slice))
+                        outcomes.append(.accepted(events: events.count..<(events.count + sealed.count),
+                                                  conversation: key.map { after.conversation($0) }))
+                        events += sealed
+                        head = chain
                     }
-                    try layout.saveChanges(from: slice, to: after, in: txn, recordingInto: &changed)
-                    outcomes.append(.accepted(events: events.count..<(events.count + sealed.count),
-                                              conversation: key.map { after.conversation($0) }))
-                    events += sealed
-                    head = chain
                 }
+                if !events.isEmpty {
+                    try txn.put(layout.meta, key: LedgerLayout.headKey, value: head.encoded())
+                }
+                return AppendResult(outcomes: outcomes, events: events, head: head, changed: changed)
             }
-            if !events.isEmpty {
-                try txn.put(layout.meta, key: LedgerLayout.headKey, value: head.encoded())
-            }
-            return AppendResult(outcomes: outcomes, events: events, head: head, changed: changed)
         }
+        // The log is committed: only now may readers see the batch's state.
+        if !result.events.isEmpty { state.committed(result.changed, events: result.events.lazy.map(\.event), head: result.head) }
+        return result
     }
-
     /// Appends one command; a convenience over ``append(_:now:)``.
     public func append(_ command: Command, actor: ActorIdentity? = nil, now: Int64 = WallClock.microseconds()) throws -> (CommandOutcome, [CommittedEvent]) {
         let result = try append([CommandEnvelope(command, actor: actor)], now: now)

@@ -1,45 +1,31 @@
-import Crypto
-
-/// The named LMDB databases of a ledger and how their keys are built.
+/// The named LMDB databases of the log environment and how their keys are built.
 ///
-/// | database      | key                                   | value |
-/// |---------------|---------------------------------------|-------|
-/// | events        | seq, 8 bytes big-endian               | ``StoredRecord`` |
-/// | conversations | key ‖ 0xFF                            | ``StateCodec`` conversation |
-/// |               | key ‖ 0x01 ‖ seq (8 bytes big-endian) | empty: the conversation's events, in order |
-/// | sessions      | session ID                            | ``StateCodec`` session record |
-/// | owners        | owner name                            | ``StateCodec`` owner |
-/// | live          | 0x01 ‖ hash8(owner) ‖ key, or 0x00 ‖ key | empty: a conversation with a current session |
-/// | meta          | "format", "head"                      | format tag; head seq + chain hash + last time |
+/// | database | key                     | value |
+/// |----------|-------------------------|-------|
+/// | events   | seq, 8 bytes big-endian | ``StoredRecord`` |
+/// | meta     | "format", "head"        | format tag; head seq + chain hash + last time |
 ///
-/// Why this shape: a durable commit costs about one random page write per distinct B-tree page
-/// it dirties, so an event should dirty as few pages as possible. A conversation's state and its
-/// newest index entries sort next to each other (0x01 ‖ seq < 0xFF), so one event usually dirties
-/// one page for both; plain composite keys avoid the extra pages of duplicate-sort sub-trees.
-/// Keys are printable UTF-8, which never contains 0x00, 0x01 or 0xFF, so the separators are
-/// unambiguous. The owner is hashed in the live index so that key sizes stay within LMDB's 511
-/// bytes (a hash collision only means a candidate key is loaded and then filtered by its owner).
+/// The log environment holds nothing but the log: a durable commit costs about one page write
+/// per distinct B-tree page it dirties, and appending at the right edge of one B-tree dirties
+/// the fewest. Everything derived from the log (head state, per-conversation index) lives in the
+/// state environment (``StateLayout``), written back in bulk off the commit path.
 /// Big-endian seqs sort numerically under LMDB's byte order, so the log appends with `MDB_APPEND`.
 struct LedgerLayout {
-    static let formatTag: [UInt8] = Array("ledger-log/2".utf8)
+    /// Format 3: the log environment holds only `events` and `meta`.
+    static let formatTag: [UInt8] = Array("ledger-log/3".utf8)
+    /// Format 2 kept head state in the log environment; opening it writable moves that state out
+    /// (it is rebuilt from the log) and retags the environment.
+    static let legacyFormatTag: [UInt8] = Array("ledger-log/2".utf8)
+    /// The databases format 2 kept beside the log.
+    static let legacyStateDatabases = ["conversations", "sessions", "owners", "live"]
     static let formatKey: [UInt8] = Array("format".utf8)
     static let headKey: [UInt8] = Array("head".utf8)
-    static let indexSeparator: UInt8 = 0x01
-    static let stateSuffix: UInt8 = 0xFF
 
     let events: LMDBDatabase
-    let conversations: LMDBDatabase
-    let sessions: LMDBDatabase
-    let owners: LMDBDatabase
-    let live: LMDBDatabase
     let meta: LMDBDatabase
 
     init(environment: LMDBEnvironment) throws {
         events = try environment.database(named: "events")
-        conversations = try environment.database(named: "conversations")
-        sessions = try environment.database(named: "sessions")
-        owners = try environment.database(named: "owners")
-        live = try environment.database(named: "live")
         meta = try environment.database(named: "meta")
     }
 
@@ -53,55 +39,16 @@ struct LedgerLayout {
         return UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))
     }
 
-    /// `key ‖ 0xFF`: where a conversation's state is stored.
-    static func stateKey(_ key: String) -> [UInt8] {
-        Array(key.utf8) + [stateSuffix]
+    func head(in txn: borrowing LMDBTransaction) throws -> LedgerHead {
+        guard let bytes = try txn.get(meta, key: LedgerLayout.headKey) else { return .empty }
+        return try LedgerHead.decode(bytes)
     }
 
-    /// `key ‖ 0x01`: the prefix of a conversation's index entries.
-    static func indexPrefix(_ key: String) -> [UInt8] {
-        Array(key.utf8) + [indexSeparator]
-    }
-
-    /// `key ‖ 0x01 ‖ seq`: one index entry.
-    static func indexKey(_ key: String, _ seq: UInt64) -> [UInt8] {
-        indexPrefix(key) + seqKey(seq)
-    }
-
-    /// What an entry of the conversations database is.
-    enum ConversationEntry {
-        case state(key: String)
-        case index(key: String, seq: UInt64)
-    }
-
-    static func conversationEntry(_ bytes: UnsafeRawBufferPointer) -> ConversationEntry? {
-        guard let split = bytes.firstIndex(where: { $0 == indexSeparator || $0 == stateSuffix }) else { return nil }
-        let key = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[..<split]), as: UTF8.self)
-        if bytes[split] == stateSuffix, split == bytes.count - 1 { return .state(key: key) }
-        if bytes[split] == indexSeparator, bytes.count - split == 9,
-           let seq = seq(fromKey: UnsafeRawBufferPointer(rebasing: bytes[(split + 1)...])) {
-            return .index(key: key, seq: seq)
-        }
-        return nil
-    }
-
-    /// The `live` index prefix of conversations owned by `owner` (or by nobody).
-    static func livePrefix(owner: String?) -> [UInt8] {
-        guard let owner else { return [0] }
-        let digest = SHA256.hash(data: Array(owner.utf8))
-        return [1] + Array(digest.prefix(8))
-    }
-
-    static func liveKey(owner: String?, key: String) -> [UInt8] {
-        livePrefix(owner: owner) + Array(key.utf8)
-    }
-
-    /// The conversation key of a `live` entry.
-    static func liveEntryKey(_ bytes: UnsafeRawBufferPointer) -> String? {
-        guard let tag = bytes.first else { return nil }
-        let skip = tag == 0 ? 1 : 9
-        guard bytes.count > skip else { return nil }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[skip...]), as: UTF8.self)
+    /// The chain hash stored in the record at `seq`, read without decoding the event.
+    func chainHash(at seq: UInt64, in txn: borrowing LMDBTransaction) throws -> ChainHash? {
+        if seq == 0 { return .genesis }
+        guard let bytes = try txn.get(events, key: LedgerLayout.seqKey(seq)) else { return nil }
+        return try? StoredRecord.parts(bytes).storedHash
     }
 }
 

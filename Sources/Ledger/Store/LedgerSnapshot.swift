@@ -5,35 +5,41 @@
 public struct LedgerSnapshot: ~Copyable {
     let txn: LMDBTransaction
     let layout: LedgerLayout
+    let state: SnapshotState
+    private let headAtSnapshot: LedgerHead
 
-    init(txn: borrowing LMDBTransaction, layout: LedgerLayout) {
-        // The snapshot borrows the transaction for the closure's duration only; copying the
-        // handle into a non-copyable wrapper that cannot escape keeps that true.
+    init(log txn: borrowing LMDBTransaction, layout: LedgerLayout, head: LedgerHead, state: SnapshotState) {
+        // The snapshot borrows the transactions for the closure's duration only; copying the
+        // handles into a non-copyable wrapper that cannot escape keeps that true.
         self.txn = LMDBTransaction(handle: txn.handle, readOnly: txn.isReadOnly)
         self.layout = layout
+        self.headAtSnapshot = head
+        self.state = state
     }
 
+    /// The last event the snapshot's head state reflects. Records after it may be visible
+    /// through ``forEachRecord(from:through:_:)`` (committed, not yet published); bound reads by it.
     public func head() throws -> LedgerHead {
-        try layout.head(in: txn)
+        headAtSnapshot
     }
 
     /// The conversation's state; an unknown key is version 0 with no session.
     public func conversation(_ key: String) throws -> ConversationState {
-        try layout.conversation(key, in: txn) ?? ConversationState(key: key)
+        try state.view().conversation(key) ?? ConversationState(key: key)
     }
 
     public func session(_ id: String) throws -> SessionRecord? {
-        try layout.session(id, in: txn)
+        try state.view().session(id)
     }
 
     /// The owner's state; an unknown owner is at epoch 0.
     public func owner(_ name: String) throws -> OwnerState {
-        try layout.owner(name, in: txn) ?? OwnerState(name: name)
+        try state.view().owner(name) ?? OwnerState(name: name)
     }
 
-    /// Keys of conversations with a current session owned by `owner` (nil: by anyone).
+    /// Keys of conversations with a current session owned by `owner` (nil: by anyone), sorted.
     public func liveKeys(owner: String?) throws -> [String] {
-        try layout.liveKeys(owner: owner, in: txn)
+        try state.view().liveKeys(owner: owner)
     }
 
     /// The raw stored record at `seq`, copied.
@@ -76,7 +82,7 @@ public struct LedgerSnapshot: ~Copyable {
 
     /// Seqs of a conversation's events, in order, starting at seq `from`.
     public func seqs(forKey key: String, from: UInt64 = 1) throws -> [UInt64] {
-        try layout.seqs(forKey: key, from: from, in: txn)
+        try state.view().seqs(forKey: key, from: from)
     }
 
     /// A conversation's events, in order, checksum verified.
@@ -84,42 +90,22 @@ public struct LedgerSnapshot: ~Copyable {
         try seqs(forKey: key, from: from).compactMap { try event($0) }
     }
 
-    /// Visits every conversation's head state (in the order of the stored keys).
+    /// Visits every conversation's head state.
     public func forEachConversation(_ body: (ConversationState) throws -> Void) throws {
-        try txn.withCursor(layout.conversations) { cursor in
-            var entry = try cursor.first()
-            while let (key, value) = entry {
-                if case .state(let name)? = LedgerLayout.conversationEntry(key) {
-                    try body(try StateCodec.decodeConversation(key: name, value))
-                }
-                entry = try cursor.next()
-            }
-        }
+        try state.view().forEachConversation(body)
     }
 
-    /// Visits every session record in ID order.
+    /// Visits every session record.
     public func forEachSession(_ body: (String, SessionRecord) throws -> Void) throws {
-        try txn.withCursor(layout.sessions) { cursor in
-            var entry = try cursor.first()
-            while let (key, value) = entry {
-                try body(String(decoding: key, as: UTF8.self), try StateCodec.decodeSession(value))
-                entry = try cursor.next()
-            }
-        }
+        try state.view().forEachSession(body)
     }
 
-    /// Visits every owner in name order.
+    /// Visits every owner.
     public func forEachOwner(_ body: (OwnerState) throws -> Void) throws {
-        try txn.withCursor(layout.owners) { cursor in
-            var entry = try cursor.first()
-            while let (key, value) = entry {
-                try body(try StateCodec.decodeOwner(name: String(decoding: key, as: UTF8.self), value))
-                entry = try cursor.next()
-            }
-        }
+        try state.view().forEachOwner(body)
     }
 
-    /// Number of conversations ever written (a full scan of the conversations database).
+    /// Number of conversations ever written (a full scan of the conversations).
     public func conversationCount() throws -> Int {
         var count = 0
         try forEachConversation { _ in count += 1 }

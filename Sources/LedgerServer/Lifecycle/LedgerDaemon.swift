@@ -32,7 +32,7 @@ public final class LedgerDaemon: Service, Sendable {
         let socketLock = try InstanceLock.forDaemon(path: c.socketPath + ".lock", what: "the socket \(c.socketPath)")
         try SocketPath.prepare(c.socketPath)
 
-        let ledger = try Ledger.open(directory: c.logDirectory, options: LedgerOptions(initialMapSize: c.initialMapSize))
+        let ledger = try Ledger.open(directory: c.logDirectory, options: LedgerOptions(initialMapSize: c.initialMapSize, writeBack: c.writeBack))
         // The fast check keeps startup independent of the log's size; the quick check follows
         // in the background (BackgroundProjectionCheck).
         let projection = try Projection.open(directory: c.dataDirectory, ledger: ledger, logger: logger, check: .fast, readers: c.readers)
@@ -74,6 +74,12 @@ public final class LedgerDaemon: Service, Sendable {
         check.stop(interrupting: projection)
         try? await group.shutdownGracefully()
         projection.close()
+        do {
+            // The next start then has no log tail to fold.
+            try ledger.writeBackHeadState()
+        } catch {
+            logger.error("head state not written back (the next start folds it from the log)", metadata: ["error": "\(error)"])
+        }
         unlink(c.socketPath)
         withExtendedLifetime((dataLock, socketLock)) {}
         logger.notice("ledgerd stopped cleanly", metadata: ["head_seq": "\((try? ledger.head().seq) ?? 0)"])

@@ -101,6 +101,7 @@ struct Restore: ParsableCommand {
             if let problem = report.problem {
                 throw CLIError.failed("the backup fails verification at seq \(problem.seq): \(problem.kind.rawValue): \(problem.message); nothing restored")
             }
+            try ledger.writeBackHeadState()
             let projection = try Projection.open(directory: data.path, ledger: ledger, logger: quietLogger())
             let checkpoint = try projection.checkpoint()
             projection.close()
@@ -213,6 +214,7 @@ struct Import: ParsableCommand {
             } catch let problem as ImportProblem {
                 throw CLIError.failed("refused at line \(problem.position) (seq \(problem.problem.seq)): \(problem.problem.kind.rawValue): \(problem.problem.message); nothing imported")
             }
+            try ledger.writeBackHeadState()
             let projection = try Projection.open(directory: data.path, ledger: ledger, logger: quietLogger())
             projection.close()
             withExtendedLifetime(lock) {}

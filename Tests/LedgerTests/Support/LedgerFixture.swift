@@ -6,15 +6,26 @@ final class LedgerFixture: @unchecked Sendable {
     private(set) var ledger: Ledger!
     var clock: Int64 = 1_700_000_000_000_000
 
-    init(mapSize: Int = 1 << 26) throws {
+    let writeBack: WriteBackPolicy
+
+    init(mapSize: Int = 1 << 26, writeBack: WriteBackPolicy = WriteBackPolicy()) throws {
         directory = TemporaryDirectory("ledger")
-        ledger = try Ledger.open(directory: directory.join("log"), options: LedgerOptions(initialMapSize: mapSize))
+        self.writeBack = writeBack
+        ledger = try Ledger.open(directory: directory.join("log"), options: LedgerOptions(initialMapSize: mapSize, writeBack: writeBack))
     }
 
-    /// Closes the ledger (drops the only reference, which closes the LMDB environment) and opens it again.
+    /// Closes the ledger (drops the only reference, which closes the LMDB environment) and opens
+    /// it again, as after a crash: head state held in memory is not written back first.
     func reopen() throws {
+        ledger = nil  // after close(), a no-op
+        ledger = try Ledger.open(directory: directory.join("log"), options: LedgerOptions(writeBack: writeBack))
+    }
+
+    /// Writes back what the ledger holds in memory (waiting for any write-back in flight) and
+    /// closes it; ``reopen()`` opens it again.
+    func close() throws {
+        try ledger.writeBackHeadState()
         ledger = nil
-        ledger = try Ledger.open(directory: directory.join("log"))
     }
 
     @discardableResult

@@ -1,0 +1,237 @@
+/// A consistent view of the head state: overlays of the log's tail (newest first) over a read
+/// transaction of the state environment. How a ``LedgerState`` slice is loaded before the state
+/// machine runs, and what ``LedgerSnapshot`` reads head state through.
+///
+/// Only ever lent to closures: it holds a transaction handle that is valid only while the
+/// closure that lent it runs, so it must not be kept past that.
+struct HeadStateView {
+    /// Newest first; each entry wins over everything after it and over the environment.
+    let layers: [StateOverlay]
+    /// A read transaction of the state environment, or nil when there is none (a read-only open
+    /// of a ledger whose state environment was never written: the overlay is the whole fold).
+    private let handle: OpaquePointer?
+    private let layout: StateLayout?
+
+    init(layers: [StateOverlay], handle: OpaquePointer?, layout: StateLayout?) {
+        self.layers = layers
+        self.handle = handle
+        self.layout = layout
+    }
+
+    /// The log position the view reflects.
+    var position: AppliedPosition {
+        get throws {
+            if let top = layers.first { return top.position }
+            return try stored { txn, layout in try layout.applied(in: txn) } ?? .empty
+        }
+    }
+
+    private func stored<R>(_ body: (borrowing LMDBTransaction, StateLayout) throws -> R?) throws -> R? {
+        guard let handle, let layout else { return nil }
+        return try body(LMDBTransaction(handle: handle, readOnly: true), layout)
+    }
+
+    func conversation(_ key: String) throws -> ConversationState? {
+        for layer in layers { if let found = layer.state.conversations[key] { return found } }
+        return try stored { txn, layout in
+            guard let bytes = try txn.get(layout.conversations, key: StateLayout.stateKey(key)) else { return nil }
+            return try StateCodec.decodeConversation(key: key, bytes)
+        }
+    }
+
+    func session(_ id: String) throws -> SessionRecord? {
+        for layer in layers { if let found = layer.state.sessions[id] { return found } }
+        return try stored { txn, layout in
+            guard let bytes = try txn.get(layout.sessions, key: Array(id.utf8)) else { return nil }
+            return try StateCodec.decodeSession(bytes)
+        }
+    }
+
+    func owner(_ name: String) throws -> OwnerState? {
+        for layer in layers { if let found = layer.state.owners[name] { return found } }
+        return try stored { txn, layout in
+            guard let bytes = try txn.get(layout.owners, key: Array(name.utf8)) else { return nil }
+            return try StateCodec.decodeOwner(name: name, bytes)
+        }
+    }
+
+    /// Candidate keys of conversations with a current session owned by `owner` (nil: of every
+    /// live conversation). Callers filter by the conversation they load: the stored live index
+    /// may name a conversation an overlay has since ended or moved to another owner.
+    func liveCandidates(owner: String?, newest: borrowing LedgerState = LedgerState()) throws -> [String] {
+        var keys: [String] = []
+        for conversations in [newest.conversations] + layers.map(\.state.conversations) {
+            for (key, conversation) in conversations where conversation.isActive && (owner == nil || conversation.owner == owner) {
+                keys.append(key)
+            }
+        }
+        let prefix = owner.map { StateLayout.livePrefix(owner: $0) } ?? []
+        keys += try stored { txn, layout in
+            try txn.withCursor(layout.live) { cursor in
+                var found: [String] = []
+                var entry = prefix.isEmpty ? try cursor.first() : try cursor.seek(atLeast: prefix)
+                while let current = entry, current.key.starts(with: prefix) {
+                    if let key = StateLayout.liveEntryKey(current.key) { found.append(key) }
+                    entry = try cursor.next()
+                }
+                return found
+            }
+        } ?? []
+        return keys
+    }
+
+    /// Keys of conversations with a current session owned by `owner` (nil: by anyone), sorted.
+    func liveKeys(owner: String?) throws -> [String] {
+        var live: Set<String> = []
+        for key in try liveCandidates(owner: owner) where !live.contains(key) {
+            if let conversation = try conversation(key), conversation.isActive, owner == nil || conversation.owner == owner {
+                live.insert(key)
+            }
+        }
+        return live.sorted()
+    }
+
+    /// Seqs of a conversation's events from seq `from`, in order.
+    func seqs(forKey key: String, from: UInt64) throws -> [UInt64] {
+        let prefix = StateLayout.indexPrefix(key)
+        var seqs: [UInt64] = try stored { txn, layout -> [UInt64]? in
+            try txn.withCursor(layout.conversations) { cursor in
+                var seqs: [UInt64] = []
+                var entry = try cursor.seek(atLeast: prefix + LedgerLayout.seqKey(from))
+                while let current = entry, current.key.count == prefix.count + 8, current.key.starts(with: prefix) {
+                    if let seq = LedgerLayout.seq(fromKey: UnsafeRawBufferPointer(rebasing: current.key[prefix.count...])) { seqs.append(seq) }
+                    entry = try cursor.next()
+                }
+                return seqs
+            }
+        } ?? []
+        // Oldest layer first: each layer's seqs follow those beneath it.
+        for layer in layers.reversed() {
+            guard let tail = layer.index[key] else { continue }
+            let last: UInt64 = seqs.last ?? 0
+            seqs += tail.filter { (seq: UInt64) in seq >= from && seq > last }
+        }
+        return seqs
+    }
+
+    /// Loads everything `needs` names, plus the record of every loaded conversation's session.
+    ///
+    /// - Parameter newest: changes not in the view yet (earlier commands of the batch being
+    ///   decided, earlier events of a fold), looked up first.
+    func loadSlice(_ needs: StateNeeds, newest: borrowing LedgerState = LedgerState()) throws -> LedgerState {
+        var state = LedgerState()
+        var keys = needs.keys
+        // Candidates that are no longer live load as they are: deciding filters by liveness and owner.
+        if let owner = needs.liveOfOwner { keys += try liveCandidates(owner: owner, newest: newest) }
+        if needs.allLive { keys += try liveCandidates(owner: nil, newest: newest) }
+        for key in keys where state.conversations[key] == nil {
+            if let conversation = try newest.conversations[key] ?? conversation(key) { state.conversations[key] = conversation }
+        }
+        let ids = needs.sessions + state.conversations.values.compactMap(\.sessionId)
+        for id in ids where state.sessions[id] == nil {
+            if let record = try newest.sessions[id] ?? session(id) { state.sessions[id] = record }
+        }
+        for name in needs.owners where state.owners[name] == nil {
+            if let owner = try newest.owners[name] ?? owner(name) { state.owners[name] = owner }
+        }
+        return state
+    }
+
+    /// Visits every conversation's head state: the stored ones (as the overlays have them) in
+    /// key order, then those only the overlays hold, in key order.
+    func forEachConversation(_ body: (ConversationState) throws -> Void) throws {
+        var visited: Set<String> = []
+        _ = try stored { txn, layout -> Void? in
+            try txn.withCursor(layout.conversations) { cursor in
+                var entry = try cursor.first()
+                while let (key, value) = entry {
+                    if case .state(let name)? = StateLayout.conversationEntry(key) {
+                        visited.insert(name)
+                        try body(try overlaid(\.state.conversations, name) ?? StateCodec.decodeConversation(key: name, value))
+                    }
+                    entry = try cursor.next()
+                }
+            }
+            return nil
+        }
+        try forEachOnlyInLayers(\.state.conversations, skipping: visited) { try body($0.1) }
+    }
+
+    /// Visits every session record: the stored ones in ID order, then those only the overlays hold.
+    func forEachSession(_ body: (String, SessionRecord) throws -> Void) throws {
+        var visited: Set<String> = []
+        _ = try stored { txn, layout -> Void? in
+            try txn.withCursor(layout.sessions) { cursor in
+                var entry = try cursor.first()
+                while let (key, value) = entry {
+                    let id = String(decoding: key, as: UTF8.self)
+                    visited.insert(id)
+                    try body(id, try overlaid(\.state.sessions, id) ?? StateCodec.decodeSession(value))
+                    entry = try cursor.next()
+                }
+            }
+            return nil
+        }
+        try forEachOnlyInLayers(\.state.sessions, skipping: visited) { try body($0.0, $0.1) }
+    }
+
+    /// Visits every owner: the stored ones in name order, then those only the overlays hold.
+    func forEachOwner(_ body: (OwnerState) throws -> Void) throws {
+        var visited: Set<String> = []
+        _ = try stored { txn, layout -> Void? in
+            try txn.withCursor(layout.owners) { cursor in
+                var entry = try cursor.first()
+                while let (key, value) = entry {
+                    let name = String(decoding: key, as: UTF8.self)
+                    visited.insert(name)
+                    try body(try overlaid(\.state.owners, name) ?? StateCodec.decodeOwner(name: name, value))
+                    entry = try cursor.next()
+                }
+            }
+            return nil
+        }
+        try forEachOnlyInLayers(\.state.owners, skipping: visited) { try body($0.1) }
+    }
+
+    private func overlaid<Value>(_ table: KeyPath<StateOverlay, [String: Value]>, _ key: String) -> Value? {
+        for layer in layers { if let found = layer[keyPath: table][key] { return found } }
+        return nil
+    }
+
+    private func forEachOnlyInLayers<Value>(_ table: KeyPath<StateOverlay, [String: Value]>, skipping stored: Set<String>,
+                                            _ body: ((String, Value)) throws -> Void) throws {
+        var seen = stored
+        var entries: [(String, Value)] = []
+        for layer in layers {
+            for (key, value) in layer[keyPath: table] where !seen.contains(key) {
+                seen.insert(key)
+                entries.append((key, value))
+            }
+        }
+        for entry in entries.sorted(by: { $0.0 < $1.0 }) { try body(entry) }
+    }
+}
+
+/// The head state of a snapshot, made on first use: a read-only ledger folds the log's tail for
+/// it, which reads of the log alone (replay, verify's chain check) should neither pay for nor
+/// fail on.
+final class SnapshotState {
+    private var made: HeadStateView?
+    private let make: () throws -> HeadStateView
+
+    init(_ view: HeadStateView) {
+        made = view
+        make = { view }
+    }
+
+    init(lazy make: @escaping () throws -> HeadStateView) {
+        self.make = make
+    }
+
+    func view() throws -> HeadStateView {
+        if let made { return made }
+        let view = try make()
+        made = view
+        return view
+    }
+}

@@ -1,0 +1,60 @@
+/// Head state that changed after the state environment's applied position: the newest value of
+/// every conversation, session record and owner the log's tail changed, and the tail's seqs per
+/// conversation. Looked up before the state environment; written back to it in bulk.
+///
+/// A value type that is only ever replaced whole or mutated by its single owner (the ledger's
+/// writer), so readers can hold a copy without locks.
+struct StateOverlay: Sendable {
+    /// The newest value of every entity the tail changed.
+    var state = LedgerState()
+    /// Seqs of each conversation's events in the overlay, in order.
+    var index: [String: [UInt64]] = [:]
+    /// The log position this overlay (over the state it sits on) reflects.
+    var position: AppliedPosition
+    /// Events folded into the overlay.
+    var events = 0
+
+    init(position: AppliedPosition) {
+        self.position = position
+    }
+
+    var isEmpty: Bool { events == 0 }
+
+    /// Takes in the changes of appended events: `changed` holds each entity as the events left it.
+    mutating func record(_ changed: LedgerState, events appended: some Sequence<Event>, through position: AppliedPosition) {
+        state.take(changed)
+        for event in appended {
+            events += 1
+            if let key = event.key { index[key, default: []].append(event.seq) }
+        }
+        self.position = position
+    }
+
+    /// This overlay with `newer` laid over it (for a write-back that retries after a failure).
+    func merging(_ newer: StateOverlay) -> StateOverlay {
+        var merged = self
+        merged.state.take(newer.state)
+        merged.index.merge(newer.index) { old, new in old + new }
+        merged.position = newer.position
+        merged.events += newer.events
+        return merged
+    }
+}
+
+extension LedgerState {
+    /// Every entity of `self` that differs from `before`: what applying events to a slice changed.
+    func changes(since before: LedgerState) -> LedgerState {
+        var changed = LedgerState()
+        for (key, conversation) in conversations where before.conversations[key] != conversation { changed.conversations[key] = conversation }
+        for (id, record) in sessions where before.sessions[id] != record { changed.sessions[id] = record }
+        for (name, owner) in owners where before.owners[name] != owner { changed.owners[name] = owner }
+        return changed
+    }
+
+    /// Lays `newer` over `self`: its entities replace those of the same name.
+    mutating func take(_ newer: LedgerState) {
+        for (key, conversation) in newer.conversations { conversations[key] = conversation }
+        for (id, record) in newer.sessions { sessions[id] = record }
+        for (name, owner) in newer.owners { owners[name] = owner }
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+@testable import Ledger
+
+/// The state environment (`<ledger>/state`) is derived from the log: whatever happened to it
+/// (never written back, deleted, copied from another ledger, a format-2 ledger that kept head
+/// state beside the log), a writable open ends with the head state a fold of the log gives.
+@Suite struct HeadStateStoreTests {
+    /// 60 transitions over 6 keys, some with an owner, so conversations, sessions, owners and
+    /// the live index all have entries.
+    func populate(_ f: LedgerFixture, round: Int) throws {
+        for i in 0..<6 {
+            let key = "k\(i)"
+            let version = try f.conversation(key).version
+            let owner = i % 2 == 0 ? "rt-\(i % 3)" : nil
+            try f.accept(key, .created("s\(round)-\(i)", expectedVersion: version, owner: owner, epoch: nil, environment: nil))
+            try f.accept(key, .resumed("s\(round)-\(i)", expectedVersion: version + 1))
+            if i == 3 { try f.accept(key, .cleared("s\(round)-\(i)", expectedVersion: nil, reason: "reset")) }
+        }
+    }
+
+    /// What a fold of the whole log gives, and the check that the ledger's head state is it.
+    @discardableResult
+    func expectFoldEqualsHeadState(_ ledger: Ledger, sourceLocation: SourceLocation = #_sourceLocation) throws -> LedgerState {
+        let report = try LedgerVerifier.verify(ledger)
+        #expect(report.problem == nil, "\(String(describing: report.problem))", sourceLocation: sourceLocation)
+        #expect(try snapshotState(ledger) == report.state, sourceLocation: sourceLocation)
+        let live = report.state.liveConversations(owner: nil).map(\.key)
+        #expect(try ledger.read { try $0.liveKeys(owner: nil) } == live, sourceLocation: sourceLocation)
+        #expect(try ledger.read { try $0.liveKeys(owner: "rt-0") } == report.state.liveConversations(owner: "rt-0").map(\.key),
+                sourceLocation: sourceLocation)
+        return report.state
+    }
+
+    /// Seqs of each key's events, from the log itself.
+    func historyFromTheLog(_ ledger: Ledger) throws -> [String: [UInt64]] {
+        try ledger.read { snapshot in
+            var history: [String: [UInt64]] = [:]
+            try snapshot.forEachRecord { seq, bytes in
+                if let key = try StoredRecord.decode(bytes).event.key { history[key, default: []].append(seq) }
+                return true
+            }
+            return history
+        }
+    }
+
+    func expectIndexMatchesTheLog(_ ledger: Ledger, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for (key, seqs) in try historyFromTheLog(ledger) {
+            #expect(try ledger.read { try $0.seqs(forKey: key) } == seqs, "index of \(key)", sourceLocation: sourceLocation)
+            #expect(try ledger.read { try $0.seqs(forKey: key, from: seqs[seqs.count / 2]) } == Array(seqs[(seqs.count / 2)...]),
+                    sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func headStateHeldInMemoryIsFoldedAgainAfterACrash() throws {
+        let f = try LedgerFixture(writeBack: WriteBackPolicy(events: 1_000_000, intervalNanoseconds: .max))
+        try populate(f, round: 0)
+        try f.ledger.writeBackHeadState()
+        try populate(f, round: 1)
+        #expect(f.ledger.headStateStatus.heldEvents > 0)
+        let before = try expectFoldEqualsHeadState(f.ledger)
+        try f.reopen()  // nothing written back: the open folds the tail again
+        #expect(try snapshotState(f.ledger) == before)
+        #expect(f.ledger.headStateStatus.heldEvents > 0)
+        try expectIndexMatchesTheLog(f.ledger)
+        try populate(f, round: 2)
+        try expectFoldEqualsHeadState(f.ledger)
+    }
+
+    @Test func theIndexSpansWhatIsStoredAndWhatIsHeld() throws {
+        // Write-backs every 5 events, in the background, while appends go on.
+        let f = try LedgerFixture(writeBack: WriteBackPolicy(events: 5, intervalNanoseconds: .max))
+        for round in 0..<4 { try populate(f, round: round) }
+        try expectIndexMatchesTheLog(f.ledger)
+        try expectFoldEqualsHeadState(f.ledger)
+        try f.ledger.writeBackHeadState()
+        #expect(f.ledger.headStateStatus.heldEvents == 0)
+        try expectIndexMatchesTheLog(f.ledger)
+    }
+
+    @Test func aDeletedStateEnvironmentIsRebuiltFromTheLog() throws {
+        let f = try LedgerFixture(writeBack: WriteBackPolicy(events: 7, intervalNanoseconds: .max))
+        for round in 0..<3 { try populate(f, round: round) }
+        try f.ledger.writeBackHeadState()
+        let before = try snapshotState(f.ledger)
+        try f.close()
+        try FileManager.default.removeItem(atPath: Ledger.stateDirectory(of: f.directory.join("log")))
+        try f.reopen()
+        #expect(try snapshotState(f.ledger) == before)
+        try expectIndexMatchesTheLog(f.ledger)
+        try expectFoldEqualsHeadState(f.ledger)
+    }
+
+    @Test func aStateEnvironmentOfAnotherLogIsNotTrusted() throws {
+        let other = try LedgerFixture()
+        for round in 0..<5 { try populate(other, round: round) }  // longer, so its position exists in ours
+        try other.ledger.writeBackHeadState()
+        let f = try LedgerFixture()
+        for round in 0..<6 { try f.run("x\(round)", .created("x\(round)", expectedVersion: 0)) }
+        for round in 0..<5 { try populate(f, round: round + 10) }
+        let before = try snapshotState(f.ledger)
+        try f.close()
+        try other.close()
+        let ours = Ledger.stateDirectory(of: f.directory.join("log"))
+        try FileManager.default.removeItem(atPath: ours)
+        try FileManager.default.copyItem(atPath: Ledger.stateDirectory(of: other.directory.join("log")), toPath: ours)
+        try f.reopen()
+        #expect(try snapshotState(f.ledger) == before)
+        try expectFoldEqualsHeadState(f.ledger)
+    }
+
+    @Test func aReadOnlyOpenFoldsWhatTheWriterHolds() throws {
+        let f = try LedgerFixture(writeBack: WriteBackPolicy(events: 1_000_000, intervalNanoseconds: .max))
+        try populate(f, round: 0)
+        try f.ledger.writeBackHeadState()
+        try populate(f, round: 1)  // held in the writer's memory only
+        let written = try snapshotState(f.ledger)
+        try f.close()
+        let reader = try Ledger.open(directory: f.directory.join("log"), options: LedgerOptions(readOnly: true))
+        #expect(try snapshotState(reader) == written)
+        #expect(try reader.read { try $0.liveKeys(owner: nil) } == written.liveConversations(owner: nil).map(\.key))
+        try expectIndexMatchesTheLog(reader)
+    }
+
+    @Test func aFormatTwoLedgerMovesItsHeadStateOut() throws {
+        let f = try LedgerFixture()
+        for round in 0..<3 { try populate(f, round: round) }
+        let before = try snapshotState(f.ledger)
+        try f.close()
+        // What format 2 looked like: head state databases beside the log (here with stale
+        // contents, which must not be trusted), no state environment, the format-2 tag.
+        let log = f.directory.join("log")
+        try FileManager.default.removeItem(atPath: Ledger.stateDirectory(of: log))
+        do {
+            let environment = try LMDBEnvironment.open(directory: log)
+            for name in LedgerLayout.legacyStateDatabases {
+                let database = try environment.database(named: name)
+                try environment.write { txn in try txn.put(database, key: Array("stale".utf8), value: [1, 2, 3]) }
+            }
+            let meta = try environment.database(named: "meta")
+            try environment.write { txn in try txn.put(meta, key: LedgerLayout.formatKey, value: LedgerLayout.legacyFormatTag) }
+        }
+        try f.reopen()
+        #expect(try snapshotState(f.ledger) == before)
+        try expectFoldEqualsHeadState(f.ledger)
+        let (tag, left) = try f.ledger.environment.read { txn -> ([UInt8]?, [String]) in
+            let tag = try txn.get(f.ledger.layout.meta, key: LedgerLayout.formatKey).map { Array($0) }
+            let left = try LedgerLayout.legacyStateDatabases.filter { try txn.existingDatabase(named: $0) != nil }
+            return (tag, left)
+        }
+        #expect(tag == LedgerLayout.formatTag)
+        #expect(left.isEmpty, "format-2 databases left beside the log: \(left)")
+    }
+}
