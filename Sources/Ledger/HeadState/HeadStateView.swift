@@ -138,7 +138,8 @@ struct HeadStateView {
     }
 
     /// Visits every conversation's head state: the stored ones (as the overlays have them) in
-    /// key order, then those only the overlays hold, in key order.
+    /// key order, then those only the overlays hold, in key order. What was visited is tracked
+    /// only when there are overlays (a verify after a clean shutdown has none).
     func forEachConversation(_ body: (ConversationState) throws -> Void) throws {
         var visited: Set<String> = []
         _ = try stored { txn, layout -> Void? in
@@ -146,7 +147,7 @@ struct HeadStateView {
                 var entry = try cursor.first()
                 while let (key, value) = entry {
                     if case .state(let name)? = StateLayout.conversationEntry(key) {
-                        visited.insert(name)
+                        if !layers.isEmpty { visited.insert(name) }
                         try body(try overlaid(\.state.conversations, name) ?? StateCodec.decodeConversation(key: name, value))
                     }
                     entry = try cursor.next()
@@ -165,7 +166,7 @@ struct HeadStateView {
                 var entry = try cursor.first()
                 while let (key, value) = entry {
                     let id = String(decoding: key, as: UTF8.self)
-                    visited.insert(id)
+                    if !layers.isEmpty { visited.insert(id) }
                     try body(id, try overlaid(\.state.sessions, id) ?? StateCodec.decodeSession(value))
                     entry = try cursor.next()
                 }
@@ -183,7 +184,7 @@ struct HeadStateView {
                 var entry = try cursor.first()
                 while let (key, value) = entry {
                     let name = String(decoding: key, as: UTF8.self)
-                    visited.insert(name)
+                    if !layers.isEmpty { visited.insert(name) }
                     try body(try overlaid(\.state.owners, name) ?? StateCodec.decodeOwner(name: name, value))
                     entry = try cursor.next()
                 }
@@ -200,6 +201,7 @@ struct HeadStateView {
 
     private func forEachOnlyInLayers<Value>(_ table: KeyPath<StateOverlay, [String: Value]>, skipping stored: Set<String>,
                                             _ body: ((String, Value)) throws -> Void) throws {
+        if layers.isEmpty { return }
         var seen = stored
         var entries: [(String, Value)] = []
         for layer in layers {
