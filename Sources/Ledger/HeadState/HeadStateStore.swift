@@ -70,13 +70,10 @@ final class HeadStateStore: @unchecked Sendable {
         let environment = try LMDBEnvironment.open(directory: directory, options: lmdb)
         let layout = try StateLayout(environment: environment)
         let head = try log.read { txn in try logLayout.head(in: txn) }
-        let trusted = try environment.read { txn -> Bool in
-            guard let tag = try txn.get(layout.meta, key: StateLayout.formatKey), tag.elementsEqual(StateLayout.formatTag) else { return false }
-            let applied = try layout.applied(in: txn)
-            guard applied.seq <= head.seq else { return false }
-            return try log.read { logTxn in try logLayout.chainHash(at: applied.seq, in: logTxn) } == applied.hash
+        let trusted = try environment.read { txn in
+            try trustedPosition(in: txn, layout: layout, log: log, logLayout: logLayout, head: head)
         }
-        if !trusted {
+        if trusted == nil {
             try environment.write { txn in
                 for database in [layout.conversations, layout.sessions, layout.owners, layout.live, layout.meta] { try txn.drop(database) }
                 try txn.put(layout.meta, key: StateLayout.formatKey, value: StateLayout.formatTag)
@@ -86,6 +83,18 @@ final class HeadStateStore: @unchecked Sendable {
         let store = HeadStateStore(environment: environment, layout: layout, policy: policy, base: base, head: head)
         try store.catchUp(from: log, layout: logLayout, through: head)
         return store
+    }
+
+    /// The position the state environment reflects, when it may be built on for this log: of this
+    /// format, not ahead of the log's head, and the log's event at that seq has the chain hash it
+    /// recorded (so it is not the state of another log). Nil when it may not.
+    private static func trustedPosition(in txn: borrowing LMDBTransaction, layout: StateLayout, log: LMDBEnvironment,
+                                        logLayout: LedgerLayout, head: LedgerHead) throws -> AppliedPosition? {
+        guard let tag = try txn.get(layout.meta, key: StateLayout.formatKey), tag.elementsEqual(StateLayout.formatTag) else { return nil }
+        let applied = try layout.applied(in: txn)
+        guard applied.seq <= head.seq,
+              try log.read({ logTxn in try logLayout.chainHash(at: applied.seq, in: logTxn) }) == applied.hash else { return nil }
+        return applied
     }
 
     /// A read-only store: the state environment as another process left it (or none), with the
@@ -175,13 +184,11 @@ final class HeadStateStore: @unchecked Sendable {
                 let head = try logLayout.head(in: logTxn)
                 let state = SnapshotState { [layout] in
                     var start = AppliedPosition.empty
-                    var usable = handle
-                    if let handle, let layout {
-                        let txn = LMDBTransaction(handle: handle, readOnly: true)
-                        let tag = try txn.get(layout.meta, key: StateLayout.formatKey)
-                        let applied = try layout.applied(in: txn)
-                        let matches = try log.read { logTxn in try logLayout.chainHash(at: applied.seq, in: logTxn) } == applied.hash
-                        if tag?.elementsEqual(StateLayout.formatTag) == true, applied.seq <= head.seq, matches { start = applied } else { usable = nil }
+                    var usable: OpaquePointer?
+                    if let handle, let layout, let trusted = try Self.trustedPosition(in: LMDBTransaction(handle: handle, readOnly: true), layout: layout,
+                                                                                         log: log, logLayout: logLayout, head: head) {
+                        start = trusted
+                        usable = handle
                     }
                     var overlay = StateOverlay(position: start)
                     if start.seq < head.seq {
@@ -217,22 +224,24 @@ final class HeadStateStore: @unchecked Sendable {
             pending.record(changed, events: events, through: AppliedPosition(seq: head.seq, hash: head.hash))
             published = head
             let now = DispatchTime.now().uptimeNanoseconds
-            guard !writeBackRunning, pending.events >= policy.events || now - lastWriteBack >= policy.intervalNanoseconds else { return }
-            startWriteBack(now: now)
+            guard !writeBackRunning, pending.events >= policy.events || now - lastWriteBack >= policy.intervalNanoseconds,
+                  let overlay = takeForWriteBack(now: now) else { return }
+            queue.async { [self] in
+                finish(overlay, result: Result { try store(overlay) })
+            }
         }
     }
 
-    /// Moves ``pending`` to ``flushing`` and writes it back on ``queue``. Called under ``lock``.
-    private func startWriteBack(now: UInt64) {
-        guard !pending.isEmpty || flushing != nil else { return }
+    /// Moves ``pending`` (over what a failed write-back left in ``flushing``) to ``flushing``
+    /// and marks a write-back running; nil when nothing is held. Called under ``lock``.
+    private func takeForWriteBack(now: UInt64) -> StateOverlay? {
+        guard !pending.isEmpty || flushing != nil else { return nil }
         let overlay = flushing.map { $0.merging(pending) } ?? pending
         flushing = overlay
         pending = StateOverlay(position: overlay.position)
         writeBackRunning = true
         lastWriteBack = now
-        queue.async { [self] in
-            finish(overlay, result: Result { try store(overlay) })
-        }
+        return overlay
     }
 
     private func finish(_ overlay: StateOverlay, result: Result<Void, any Error>) {
@@ -253,20 +262,14 @@ final class HeadStateStore: @unchecked Sendable {
     /// Writes back everything held in memory now, on the calling thread, after any write-back
     /// in flight (a clean shutdown; tests).
     func writeBackNow() throws {
-        queue.sync {}
-        let overlay: StateOverlay? = lock.withLock {
-            guard !writeBackRunning, !pending.isEmpty || flushing != nil else { return nil }
-            let overlay = flushing.map { $0.merging(pending) } ?? pending
-            flushing = overlay
-            pending = StateOverlay(position: overlay.position)
-            writeBackRunning = true
-            lastWriteBack = DispatchTime.now().uptimeNanoseconds
-            return overlay
+        // On the queue: the write-backs started before have finished, and none starts meanwhile
+        // (this one is marked running until it finishes).
+        try queue.sync {
+            guard let overlay = lock.withLock({ takeForWriteBack(now: DispatchTime.now().uptimeNanoseconds) }) else { return }
+            let result = Result { try store(overlay) }
+            finish(overlay, result: result)
+            try result.get()
         }
-        guard let overlay else { return }
-        let result = Result { try store(overlay) }
-        finish(overlay, result: result)
-        try result.get()
     }
 
     /// One durable write transaction of the state environment: every entity of `overlay`, its

@@ -18,14 +18,6 @@ struct HeadStateView {
         self.layout = layout
     }
 
-    /// The log position the view reflects.
-    var position: AppliedPosition {
-        get throws {
-            if let top = layers.first { return top.position }
-            return try stored { txn, layout in try layout.applied(in: txn) } ?? .empty
-        }
-    }
-
     private func stored<R>(_ body: (borrowing LMDBTransaction, StateLayout) throws -> R?) throws -> R? {
         guard let handle, let layout else { return nil }
         return try body(LMDBTransaction(handle: handle, readOnly: true), layout)
@@ -138,79 +130,66 @@ struct HeadStateView {
     }
 
     /// Visits every conversation's head state: the stored ones (as the overlays have them) in
-    /// key order, then those only the overlays hold, in key order. What was visited is tracked
-    /// only when there are overlays (a verify after a clean shutdown has none).
+    /// key order, then those only the overlays hold, in key order.
     func forEachConversation(_ body: (ConversationState) throws -> Void) throws {
+        // The conversations database also holds index entries; only the states are entities.
+        let stateName = { (key: UnsafeRawBufferPointer) -> String? in
+            if case .state(let name)? = StateLayout.conversationEntry(key) { name } else { nil }
+        }
+        try forEachEntity(\.conversations, in: \.conversations, named: stateName, decode: StateCodec.decodeConversation(key:_:)) { _, value in try body(value) }
+    }
+
+    /// Visits every session record: the stored ones in ID order, then those only the overlays hold.
+    func forEachSession(_ body: (String, SessionRecord) throws -> Void) throws {
+        try forEachEntity(\.sessions, in: \.sessions, decode: { _, bytes in try StateCodec.decodeSession(bytes) }, body)
+    }
+
+    /// Visits every owner: the stored ones in name order, then those only the overlays hold.
+    func forEachOwner(_ body: (OwnerState) throws -> Void) throws {
+        try forEachEntity(\.owners, in: \.owners, decode: StateCodec.decodeOwner(name:_:)) { _, value in try body(value) }
+    }
+
+    /// Visits one kind of entity: the stored entries of `database` (as the overlays have them),
+    /// then those only the overlays hold. What was visited is tracked only when there are
+    /// overlays (a verify after a clean shutdown has none).
+    private func forEachEntity<Value>(_ table: KeyPath<LedgerState, [String: Value]>, in database: KeyPath<StateLayout, LMDBDatabase>,
+                                      named name: (UnsafeRawBufferPointer) -> String? = { String(decoding: $0, as: UTF8.self) },
+                                      decode: (String, UnsafeRawBufferPointer) throws -> Value,
+                                      _ body: (String, Value) throws -> Void) throws {
         var visited: Set<String> = []
         _ = try stored { txn, layout -> Void? in
-            try txn.withCursor(layout.conversations) { cursor in
+            try txn.withCursor(layout[keyPath: database]) { cursor in
                 var entry = try cursor.first()
                 while let (key, value) = entry {
-                    if case .state(let name)? = StateLayout.conversationEntry(key) {
+                    if let name = name(key) {
                         if !layers.isEmpty { visited.insert(name) }
-                        try body(try overlaid(\.state.conversations, name) ?? StateCodec.decodeConversation(key: name, value))
+                        try body(name, try overlaid(table, name) ?? decode(name, value))
                     }
                     entry = try cursor.next()
                 }
             }
             return nil
         }
-        try forEachOnlyInLayers(\.state.conversations, skipping: visited) { try body($0.1) }
+        try forEachOnlyInLayers(table, skipping: visited, body)
     }
 
-    /// Visits every session record: the stored ones in ID order, then those only the overlays hold.
-    func forEachSession(_ body: (String, SessionRecord) throws -> Void) throws {
-        var visited: Set<String> = []
-        _ = try stored { txn, layout -> Void? in
-            try txn.withCursor(layout.sessions) { cursor in
-                var entry = try cursor.first()
-                while let (key, value) = entry {
-                    let id = String(decoding: key, as: UTF8.self)
-                    if !layers.isEmpty { visited.insert(id) }
-                    try body(id, try overlaid(\.state.sessions, id) ?? StateCodec.decodeSession(value))
-                    entry = try cursor.next()
-                }
-            }
-            return nil
-        }
-        try forEachOnlyInLayers(\.state.sessions, skipping: visited) { try body($0.0, $0.1) }
-    }
-
-    /// Visits every owner: the stored ones in name order, then those only the overlays hold.
-    func forEachOwner(_ body: (OwnerState) throws -> Void) throws {
-        var visited: Set<String> = []
-        _ = try stored { txn, layout -> Void? in
-            try txn.withCursor(layout.owners) { cursor in
-                var entry = try cursor.first()
-                while let (key, value) = entry {
-                    let name = String(decoding: key, as: UTF8.self)
-                    if !layers.isEmpty { visited.insert(name) }
-                    try body(try overlaid(\.state.owners, name) ?? StateCodec.decodeOwner(name: name, value))
-                    entry = try cursor.next()
-                }
-            }
-            return nil
-        }
-        try forEachOnlyInLayers(\.state.owners, skipping: visited) { try body($0.1) }
-    }
-
-    private func overlaid<Value>(_ table: KeyPath<StateOverlay, [String: Value]>, _ key: String) -> Value? {
-        for layer in layers { if let found = layer[keyPath: table][key] { return found } }
+    private func overlaid<Value>(_ table: KeyPath<LedgerState, [String: Value]>, _ key: String) -> Value? {
+        for layer in layers { if let found = layer.state[keyPath: table][key] { return found } }
         return nil
     }
 
-    private func forEachOnlyInLayers<Value>(_ table: KeyPath<StateOverlay, [String: Value]>, skipping stored: Set<String>,
-                                            _ body: ((String, Value)) throws -> Void) throws {
+    private func forEachOnlyInLayers<Value>(_ table: KeyPath<LedgerState, [String: Value]>, skipping stored: Set<String>,
+                                            _ body: (String, Value) throws -> Void) throws {
         if layers.isEmpty { return }
         var seen = stored
         var entries: [(String, Value)] = []
         for layer in layers {
-            for (key, value) in layer[keyPath: table] where !seen.contains(key) {
+            for (key, value) in layer.state[keyPath: table] where !seen.contains(key) {
                 seen.insert(key)
                 entries.append((key, value))
             }
         }
-        for entry in entries.sorted(by: { $0.0 < $1.0 }) { try body(entry) }
+        for (key, value) in entries.sorted(by: { $0.0 < $1.0 }) { try body(key, value) }
     }
 }
 

@@ -27,7 +27,6 @@ struct StateLayout {
     static let appliedKey: [UInt8] = Array("applied".utf8)
     static let indexSeparator: UInt8 = 0x01
     static let stateSuffix: UInt8 = 0xFF
-    static let all = ["conversations", "sessions", "owners", "live", "meta"]
 
     let conversations: LMDBDatabase
     let sessions: LMDBDatabase
