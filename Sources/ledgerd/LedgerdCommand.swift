@@ -57,7 +57,10 @@ struct LedgerdCommand: AsyncParsableCommand {
     var projectionLingerMs: Double = env("LEDGERD_PROJECTION_LINGER_MS").flatMap { Double($0) } ?? 2
 
     @Option(help: "The same, when commit batches carry concurrent writers (4 events or more). [env: LEDGERD_PROJECTION_LINGER_BUSY_MS]")
-    var projectionLingerBusyMs: Double = env("LEDGERD_PROJECTION_LINGER_BUSY_MS").flatMap { Double($0) } ?? 20
+    var projectionLingerBusyMs: Double = env("LEDGERD_PROJECTION_LINGER_BUSY_MS").flatMap { Double($0) } ?? 1_000
+
+    @Option(help: "Events projected in one SQLite transaction at most; reaching it ends the wait. [env: LEDGERD_PROJECTION_BATCH_EVENTS]")
+    var projectionBatchEvents: Int = env("LEDGERD_PROJECTION_BATCH_EVENTS").flatMap { Int($0) } ?? 32_768
 
     @Option(help: "Seconds a keep-alive connection may stay idle. [env: LEDGERD_IDLE_TIMEOUT]")
     var idleTimeout: Int = env("LEDGERD_IDLE_TIMEOUT").flatMap { Int($0) } ?? 60
@@ -90,7 +93,7 @@ struct LedgerdCommand: AsyncParsableCommand {
         guard socket.utf8.count <= 103 else { throw ValidationError("--socket is \(socket.utf8.count) bytes; Unix socket paths are limited to 103") }
         guard UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) == true else { throw ValidationError("--socket-mode must be an octal mode such as 0660") }
         guard maxBody > 0, maxHead > 0, maxBatch > 0, idleTimeout > 0, requestTimeout > 0, maxConnections > 0, threads > 0,
-              mapSizeMb > 0, shutdownGrace >= 0, readers > 0, minFreeMb >= 0, writeBackEvents > 0, writeBackIntervalMs >= 0 else {
+              mapSizeMb > 0, shutdownGrace >= 0, readers > 0, minFreeMb >= 0, writeBackEvents > 0, writeBackIntervalMs >= 0, projectionBatchEvents > 0 else {
             throw ValidationError("sizes, counts and timeouts must be positive")
         }
         guard (0...60_000).contains(projectionLingerMs) else { throw ValidationError("--projection-linger-ms must be between 0 and 60000") }
@@ -119,7 +122,8 @@ struct LedgerdCommand: AsyncParsableCommand {
         configuration.readers = readers
         configuration.maxBatch = maxBatch
         configuration.projectionLinger = ProjectionLinger(quiet: .microseconds(Int64(projectionLingerMs * 1_000)),
-                                                          busy: .microseconds(Int64(projectionLingerBusyMs * 1_000)))
+                                                          busy: .microseconds(Int64(projectionLingerBusyMs * 1_000)),
+                                                          maxEvents: projectionBatchEvents)
         configuration.idleTimeout = .seconds(Int64(idleTimeout))
         configuration.requestTimeout = .seconds(Int64(requestTimeout))
         configuration.maxConnections = maxConnections

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Ledger
 
@@ -150,5 +151,51 @@ import Testing
         }
         #expect(tag == LedgerLayout.formatTag)
         #expect(left.isEmpty, "format-2 databases left beside the log: \(left)")
+    }
+
+    /// `Ledger.conversation(_:)` (ledgerd's hot read) looks into the overlays without copying
+    /// them and reads the state environment otherwise. Readers on other threads, while the
+    /// writer appends and write-backs move the overlays out every few events, never see a
+    /// conversation go back in time, and end on what a snapshot holds.
+    @Test func pointReadsNeverGoBackWhileHeadStateIsWrittenBack() throws {
+        let f = try LedgerFixture(writeBack: WriteBackPolicy(events: 4, intervalNanoseconds: 500_000))
+        let keys = (0..<8).map { "k\($0)" }
+        for key in keys { try f.accept(key, .created("s-\(key)", expectedVersion: 0, owner: nil, epoch: nil, environment: nil)) }
+        let done = Atomic(false)
+        let backwards = Atomic(0)
+        let reads = Atomic(0)
+        let ledger: Ledger = f.ledger
+        let finished = DispatchSemaphore(value: 0)
+        // Threads of their own, not the shared dispatch pool: the test waits for them below,
+        // and a pool busy with other suites' tests might not start them at all meanwhile.
+        for _ in 0..<2 {
+            Thread {
+                defer { finished.signal() }
+                var seen = [String: UInt64]()
+                while !done.load(ordering: .relaxed) {
+                    for key in keys {
+                        guard let version = try? ledger.conversation(key).version else { backwards.add(1, ordering: .relaxed); continue }
+                        if version < seen[key, default: 0] { backwards.add(1, ordering: .relaxed) }
+                        seen[key] = version
+                        reads.add(1, ordering: .relaxed)
+                    }
+                }
+            }.start()
+        }
+        while reads.load(ordering: .relaxed) < 64 { usleep(100) }  // both readers under way
+        let readsBefore = reads.load(ordering: .relaxed)
+        for round in 1...400 {
+            for key in keys { try f.accept(key, .resumed("s-\(key)", expectedVersion: UInt64(round))) }
+        }
+        done.store(true, ordering: .relaxed)
+        finished.wait()
+        finished.wait()
+        #expect(backwards.load(ordering: .relaxed) == 0, "a point read went back in time or failed")
+        #expect(reads.load(ordering: .relaxed) > readsBefore + 1_000, "the readers ran while the writer wrote")
+        for key in keys {
+            #expect(try ledger.conversation(key) == f.conversation(key))
+            #expect(try ledger.conversation(key).version == 401)
+        }
+        #expect(try ledger.conversation("never-written") == ConversationState(key: "never-written"))
     }
 }

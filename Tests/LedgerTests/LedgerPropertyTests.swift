@@ -111,6 +111,7 @@ import Testing
             // The stored state agrees with the oracle after every batch.
             for key in keys {
                 let stored = try f.conversation(key)
+                #expect(try f.ledger.conversation(key) == stored, "the point read (ledgerd's GET) agrees with a snapshot")
                 #expect(stored.version == oracle.versions[key, default: 0])
                 #expect(stored.sessionId == oracle.current[key])
                 if let id = stored.sessionId { #expect(!oracle.graveyard.contains(id), "I1: a dead session is current") }

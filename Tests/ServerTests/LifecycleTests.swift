@@ -240,7 +240,9 @@ struct Acknowledged: Sendable {
     }
 
     /// Someone edits the projection behind ledgerd's back (the manual SQL fix of incident B):
-    /// the next read detects it, ledgerd rebuilds from the log, and the answer is the truth.
+    /// the current state never comes from that row (it is the ledger's head state), and the
+    /// next read of the projection detects the edit; ledgerd rebuilds from the log, and that
+    /// answer is the truth too.
     @Test func aTamperedProjectionIsRepairedWhileServing() async throws {
         let daemon = try Daemon()
         let c = daemon.client()
@@ -252,6 +254,10 @@ struct Acknowledged: Sendable {
         let read = try await c.session("k")
         #expect(read.sessionId == nil, "the dead session must never be served as current")
         #expect(read.version == 2)
+        #expect(!daemon.log.contains("repairing"), "the current state is not read from the projection")
+        let listed = try await c.sessions(limit: 10).sessions
+        #expect(listed.map(\.key) == ["k"])
+        #expect(listed.first?.sessionId == nil && listed.first?.version == 2, "the listing is the truth after the repair")
         #expect(daemon.log.contains("repairing"))
         #expect(daemon.log.contains("rebuilt"))
         let forensics = try FileManager.default.contentsOfDirectory(atPath: daemon.dataDirectory + "/forensics")

@@ -173,6 +173,29 @@ final class HeadStateStore: @unchecked Sendable {
         }
     }
 
+    /// The conversation stored under `key` as of ``published``, without copying the overlays.
+    ///
+    /// The hot read of ledgerd (`GET /v1/sessions/{key}`). ``withPublishedView(_:)`` would hand
+    /// the reader a copy of the overlays, and the writer's next batch would then copy their
+    /// dictionaries whole before changing them; here the overlays are only looked into under the
+    /// lock. A key found there is the newest; a key not found was last changed at or before the
+    /// state environment's position, read in a transaction begun before the lookup (the same
+    /// order and retry as ``withPublishedView(_:)``).
+    func conversation(_ key: String) throws -> ConversationState? {
+        if let held = lock.withLock({ pending.state.conversations[key] ?? flushing?.state.conversations[key] }) { return held }
+        while true {
+            let attempt: ConversationState?? = try withStateTransaction { handle in
+                let (held, base) = lock.withLock { (pending.state.conversations[key] ?? flushing?.state.conversations[key], self.base) }
+                if let held { return .some(held) }
+                guard let handle, let layout else { return .some(nil) }
+                let txn = LMDBTransaction(handle: handle, readOnly: true)
+                if try layout.applied(in: txn).seq < base.seq { return nil }
+                return .some(try HeadStateView(layers: [], handle: handle, layout: layout).conversation(key))
+            }
+            if let attempt { return attempt }
+        }
+    }
+
     /// Lends the head state as of `head` to `body`, made on first use from the state
     /// environment plus a fold of the log after its position (for read-only ledgers, whose writer
     /// is another process). Call it with the log's read transaction not yet begun: the state

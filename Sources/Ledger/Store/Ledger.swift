@@ -177,6 +177,16 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// A conversation's current state, as of the last durable commit: the state the next write
+    /// to `key` is decided against (version 0, no session, when the key is unknown).
+    ///
+    /// Cheaper than ``read(_:)`` for one key on a writable ledger: it neither copies the head
+    /// state held in memory nor begins a log transaction.
+    public func conversation(_ key: String) throws -> ConversationState {
+        if isReadOnly { return try read { try $0.conversation(key) } }
+        return try state.conversation(key) ?? ConversationState(key: key)
+    }
+
     /// Writes back all head state held in memory to the state environment, durably, after any
     /// write-back in flight: a clean shutdown leaves nothing to fold at the next open.
     public func writeBackHeadState() throws {

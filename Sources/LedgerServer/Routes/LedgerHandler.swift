@@ -17,7 +17,6 @@ public final class LedgerHandler: Sendable {
     let metrics: LedgerMetrics
     let configuration: ServerConfiguration
     let logger: Logger
-    let sessionReader: SessionReader
     let startupCheck: StartupCheckStatus
     let startedAt = ContinuousClock.now
 
@@ -33,7 +32,6 @@ public final class LedgerHandler: Sendable {
         self.metrics = metrics
         self.configuration = configuration
         self.logger = logger
-        sessionReader = SessionReader(projection: projection)
     }
 
     /// The routes, as labels of the request latency metric. Unknown paths share one label, so
@@ -109,8 +107,7 @@ public final class LedgerHandler: Sendable {
                 return .stream(try eventStream(target))
             case 3 where s[0] == "v1" && s[1] == "sessions" && !s[2].isEmpty:
                 try allow(.GET)
-                let key = try checkedKey(s[2])
-                return try readReply(on: eventLoop) { APIResponse(body: SessionJSON.encode(try self.sessionReader.session(key))) }
+                return .response(currentSession(try checkedKey(s[2])))
             case 4 where s[0] == "v1" && s[1] == "sessions" && s[3] == "history" && !s[2].isEmpty:
                 try allow(.GET)
                 let key = try checkedKey(s[2])
@@ -161,6 +158,19 @@ public final class LedgerHandler: Sendable {
     }
 
     // MARK: Reads
+
+    /// A conversation's current state, from the ledger's head state rather than the projection:
+    /// the very state the next write to `key` is fenced against, as of the last durable commit.
+    /// So it never waits for the projection to catch up (which may linger over a second of
+    /// writes under load) and a hand-edited projection row cannot be served as current.
+    private func currentSession(_ key: String) -> APIResponse {
+        do {
+            return APIResponse(body: SessionJSON.encode(try ledger.conversation(key)))
+        } catch {
+            logger.error("read of head state failed", metadata: ["key": "\(key)", "error": "\(error)"])
+            return APIResponse(.internal("\(error)"))
+        }
+    }
 
     /// Runs a projection read; if the projection turns out damaged, repairs it on the writer and
     /// reads again, so the client gets an answer rather than an error.

@@ -60,8 +60,6 @@ final class GroupCommitter: @unchecked Sendable {
     private let freeSpace: FreeSpaceGuard
     /// How long committed events may wait for the projection when no read needs them.
     private let projectionLinger: ProjectionLinger
-    /// Events taken into one projection transaction at most (when no read waits).
-    private static let projectionBatchLimit = 4_096
     /// The seq of the last durable commit, published before its requests are answered.
     private let durableSeq = Atomic<UInt64>(0)
 
@@ -81,6 +79,8 @@ final class GroupCommitter: @unchecked Sendable {
     private var committedEvents = 0
     private var tasks: [@Sendable () -> Void] = []
     private var fences: [ReadFence] = []
+    /// When a read last had to wait for the projection (see ``ProjectionLinger/readWindow``).
+    private var lastReadWait: ContinuousClock.Instant?
     private var stopping = false
     private var commitStageDone = false
     private var projectionStageDone = false
@@ -163,6 +163,7 @@ final class GroupCommitter: @unchecked Sendable {
             promise.fail(APIError.shuttingDown)
         } else {
             fences.append(ReadFence(seq: seq, promise: promise))
+            lastReadWait = .now
             projectionQueue.broadcast()  // a lingering projection stage applies at once
             projectionQueue.unlock()
         }
@@ -227,7 +228,9 @@ final class GroupCommitter: @unchecked Sendable {
             // A projection thread already lingering over older batches keeps its deadline (it
             // is set by the oldest batch); it is woken only when it has nothing yet or when the
             // batch limit is reached.
-            if committed.count == 1 || committedEvents >= Self.projectionBatchLimit { projectionQueue.broadcast() }
+            if committed.count == 1 || committedEvents >= projectionLinger.eventLimit(readRecently: readWaitedRecently(now: now)) {
+                projectionQueue.broadcast()
+            }
             projectionQueue.unlock()
             answer(batch, with: result)
         }
@@ -287,9 +290,11 @@ final class GroupCommitter: @unchecked Sendable {
         defer { projectionQueue.unlock() }
         while true {
             if let oldest = committed.first {
-                let deadline = oldest.committedAt + projectionLinger.wait(afterBatchOf: oldest.events.count)
                 let now = ContinuousClock.now
-                if fences.isEmpty && tasks.isEmpty && !stopping && committedEvents < Self.projectionBatchLimit && now < deadline {
+                let readRecently = readWaitedRecently(now: now)
+                let deadline = oldest.committedAt + projectionLinger.wait(afterBatchOf: oldest.events.count, readRecently: readRecently)
+                if fences.isEmpty && tasks.isEmpty && !stopping && committedEvents < projectionLinger.eventLimit(readRecently: readRecently)
+                    && now < deadline {
                     let wait = deadline - now
                     _ = projectionQueue.wait(until: Date().addingTimeInterval(Double(wait.nanoseconds) / 1e9))
                     continue
@@ -303,6 +308,12 @@ final class GroupCommitter: @unchecked Sendable {
             if stopping && commitStageDone { return nil }
             projectionQueue.wait()
         }
+    }
+
+    /// Whether a read waited for the projection within the linger's read window. Called under
+    /// the projection queue's lock.
+    private func readWaitedRecently(now: ContinuousClock.Instant) -> Bool {
+        lastReadWait.map { now - $0 < projectionLinger.readWindow } ?? false
     }
 
     private func runProjectionStage() {

@@ -7,22 +7,46 @@
 /// concurrent writers (throughput matters, the longer wait pays); batches of one or two mean
 /// writers one at a time (latency matters, project promptly). Either way writes are answered
 /// once durable, and a read that needs the projection ends the wait at once.
+///
+/// A read that ends the wait then waits itself for everything held back, so the long wait is
+/// kept for while nobody reads the projection: for ``readWindow`` after a read had to wait,
+/// concurrent writes linger ``busyWhileRead`` and at most ``maxEventsWhileRead`` events. (The
+/// hot read, a conversation's current state, comes from the ledger's head state and never
+/// waits for the projection.)
 public struct ProjectionLinger: Sendable, Hashable {
     /// The wait after a commit batch smaller than ``busyBatch`` events.
     public var quiet: Duration
     /// The wait after a commit batch of ``busyBatch`` events or more.
     public var busy: Duration
+    /// The same, within ``readWindow`` of a read that waited for the projection.
+    public var busyWhileRead: Duration
     /// Events in a commit batch from which it counts as concurrent writers.
     public var busyBatch: Int
+    /// Events taken into one projection transaction at most: reaching it ends the wait.
+    public var maxEvents: Int
+    /// The same, within ``readWindow`` of a read that waited for the projection.
+    public var maxEventsWhileRead: Int
+    /// How long after a read waited for the projection the shorter limits apply.
+    public var readWindow: Duration
 
-    public init(quiet: Duration = .milliseconds(2), busy: Duration = .milliseconds(20), busyBatch: Int = 4) {
+    public init(quiet: Duration = .milliseconds(2), busy: Duration = .seconds(1), busyWhileRead: Duration = .milliseconds(20),
+                busyBatch: Int = 4, maxEvents: Int = 32_768, maxEventsWhileRead: Int = 4_096, readWindow: Duration = .seconds(5)) {
         self.quiet = quiet
         self.busy = busy
+        self.busyWhileRead = min(busy, busyWhileRead)
         self.busyBatch = busyBatch
+        self.maxEvents = max(1, maxEvents)
+        self.maxEventsWhileRead = max(1, min(maxEvents, maxEventsWhileRead))
+        self.readWindow = readWindow
     }
 
     /// The wait for a commit batch of `events` events.
-    func wait(afterBatchOf events: Int) -> Duration {
-        events >= busyBatch ? busy : quiet
+    func wait(afterBatchOf events: Int, readRecently: Bool) -> Duration {
+        events < busyBatch ? quiet : readRecently ? busyWhileRead : busy
+    }
+
+    /// Events projected in one transaction at most.
+    func eventLimit(readRecently: Bool) -> Int {
+        readRecently ? maxEventsWhileRead : maxEvents
     }
 }

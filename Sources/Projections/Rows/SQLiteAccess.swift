@@ -4,25 +4,17 @@ import Ledger
 
 /// Binds, steps and reads a prepared statement through SQLite's C API.
 ///
-/// The projector writes every event and the server reads on every request, so these paths skip
+/// The projector writes every event and the server's reads run many rows, so these paths skip
 /// GRDB's `StatementArguments`/`Row` boxing and talk to the statement directly. The statements
 /// themselves come from GRDB's statement cache and run inside GRDB's transactions.
 struct SQLiteAccess {
     /// Kept alive with the accessor: GRDB finalizes the SQLite statement when this object goes.
-    /// Nil for a raw statement owned by its caller (``SessionReader``).
-    private let statement: Statement?
+    private let statement: Statement
     let handle: OpaquePointer
 
     init(_ statement: Statement) {
         self.statement = statement
         handle = statement.sqliteStatement
-        begin()
-    }
-
-    /// A statement prepared outside GRDB; the caller finalizes it.
-    init(raw handle: OpaquePointer) {
-        statement = nil
-        self.handle = handle
         begin()
     }
 
