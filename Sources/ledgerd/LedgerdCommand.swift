@@ -78,7 +78,7 @@ struct LedgerdCommand: AsyncParsableCommand {
     var writeBackEvents: Int = env("LEDGERD_WRITE_BACK_EVENTS").flatMap { Int($0) } ?? 65_536
 
     @Option(help: "Write head state back at the first commit this long after the last write-back. [env: LEDGERD_WRITE_BACK_INTERVAL_MS]")
-    var writeBackIntervalMs: Int = env("LEDGERD_WRITE_BACK_INTERVAL_MS").flatMap { Int($0) } ?? 1_000
+    var writeBackIntervalMs: Int = env("LEDGERD_WRITE_BACK_INTERVAL_MS").flatMap { Int($0) } ?? 5_000
 
     @Option(help: "Initial LMDB map size in MiB; it grows as needed. [env: LEDGERD_MAP_SIZE_MB]")
     var mapSizeMb: Int = env("LEDGERD_MAP_SIZE_MB").flatMap { Int($0) } ?? 1_024

@@ -10,7 +10,7 @@ public struct WriteBackPolicy: Sendable, Hashable {
     /// Write back at the first commit this long after the last write-back, in nanoseconds.
     public var intervalNanoseconds: UInt64
 
-    public init(events: Int = 65_536, intervalNanoseconds: UInt64 = 1_000_000_000) {
+    public init(events: Int = 65_536, intervalNanoseconds: UInt64 = 5_000_000_000) {
         self.events = events
         self.intervalNanoseconds = intervalNanoseconds
     }
