@@ -28,6 +28,11 @@ public final class LedgerMetrics: Sendable {
     let openConnections: CoreMetrics.Meter
     /// SQLite's allocations (page caches above all), set when the metrics are read.
     private let sqliteMemory: CoreMetrics.Gauge
+    /// Events whose head state is held in memory only (folded again from the log after a
+    /// crash), set when the metrics are read.
+    private let headStateHeld: CoreMetrics.Gauge
+    /// 1 while the last write-back of head state failed (it is retried; the log is unaffected).
+    private let headStateWriteBackFailing: CoreMetrics.Gauge
     private let rejectionCounters: Mutex<[String: CoreMetrics.Counter]> = Mutex([:])
     /// One latency timer per route, made up front: the hot path takes no lock to find it.
     private let requestTimers: [String: CoreMetrics.Timer]
@@ -51,6 +56,8 @@ public final class LedgerMetrics: Sendable {
         projectionLag = CoreMetrics.Gauge(label: "ledger_projection_lag_events", factory: factory)
         openConnections = CoreMetrics.Meter(label: "ledger_open_connections", factory: factory)
         sqliteMemory = CoreMetrics.Gauge(label: "ledger_sqlite_memory_bytes", factory: factory)
+        headStateHeld = CoreMetrics.Gauge(label: "ledger_head_state_held_events", factory: factory)
+        headStateWriteBackFailing = CoreMetrics.Gauge(label: "ledger_head_state_write_back_failing", factory: factory)
         var timers: [String: CoreMetrics.Timer] = [:]
         for route in LedgerHandler.Route.allCases {
             timers[route.rawValue] = CoreMetrics.Timer(label: "ledger_request_duration_seconds", dimensions: [("route", route.rawValue)], factory: factory)
@@ -75,8 +82,13 @@ public final class LedgerMetrics: Sendable {
     }
 
     /// The Prometheus text exposition.
-    public func exposition() -> [UInt8] {
+    ///
+    /// - Parameter ledger: the ledger whose head-state write-back is reported.
+    public func exposition(ledger: Ledger) -> [UInt8] {
         sqliteMemory.record(SQLiteMemory.bytesInUse)
+        let headState = ledger.headStateStatus
+        headStateHeld.record(headState.heldEvents)
+        headStateWriteBackFailing.record(headState.writeBackError == nil ? 0 : 1)
         return registry.emitToBuffer()
     }
 }

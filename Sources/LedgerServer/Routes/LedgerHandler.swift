@@ -95,7 +95,7 @@ public final class LedgerHandler: Sendable {
                 return .response(json(Array(#"{"status":"ok"}"#.utf8)))
             case 1 where s[0] == "metrics":
                 try allow(.GET)
-                return .response(APIResponse(contentType: "text/plain; version=0.0.4", body: metrics.exposition()))
+                return .response(APIResponse(contentType: "text/plain; version=0.0.4", body: metrics.exposition(ledger: ledger)))
             case 2 where s[0] == "v1" && s[1] == "status":
                 try allow(.GET)
                 return .response(try status())
