@@ -47,6 +47,8 @@ public struct ServerConfiguration: Sendable {
     public var initialMapSize = 1 << 30
     /// When head state held in memory is written back to the state environment.
     public var writeBack = WriteBackPolicy()
+    /// How often the pages of the LMDB maps read so far are unmapped (``Ledger/releaseMappedPages()``).
+    public var mappedPagesReleaseInterval: TimeAmount = .seconds(5)
 
     public init() {}
 

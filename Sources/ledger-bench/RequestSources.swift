@@ -11,7 +11,14 @@ final class TurnMixSource: RequestSource {
 
     /// - Parameter run: distinguishes this run's keys from earlier runs on the same ledgerd.
     init(connection: Int, run: UInt64, keys: Int, seed: UInt64) {
-        mix = TurnMix(keys: max(1, keys), prefix: "r\(run % 100_000)c\(connection)", seed: seed &+ UInt64(connection))
+        mix = TurnMix(keys: max(1, keys), prefix: Self.prefix(connection: connection, run: run), seed: seed &+ UInt64(connection))
+    }
+
+    private static func prefix(connection: Int, run: UInt64) -> String { "r\(run % 100_000)c\(connection)" }
+
+    /// The name of key `index` of connection `connection` in run `run`, for readers of those keys.
+    static func keyName(connection: Int, run: UInt64, index: Int) -> String {
+        TurnMix(keys: 0, prefix: prefix(connection: connection, run: run)).keyName(index)
     }
 
     func next() -> [UInt8] {
@@ -40,18 +47,20 @@ final class TurnMixSource: RequestSource {
     }
 }
 
-/// `GET /v1/sessions/{key}` on random keys of a populated ledger.
+/// `GET /v1/sessions/{key}` (or another path of the key) on random keys.
 final class ReadSource: RequestSource {
     private let keys: [String]
+    private let path: (String) -> String
     private var random: SplitMix64
 
-    init(keys: [String], seed: UInt64) {
+    init(keys: [String], seed: UInt64, path: @escaping (String) -> String = { "/v1/sessions/\($0)" }) {
         self.keys = keys
+        self.path = path
         random = SplitMix64(seed: seed)
     }
 
     func next() -> [UInt8] {
-        RawRequest.make("GET", "/v1/sessions/\(keys[Int(random.next() % UInt64(keys.count))])")
+        RawRequest.make("GET", path(keys[Int(random.next() % UInt64(keys.count))]))
     }
 
     func answered(status: Int, body: ByteBuffer) {}

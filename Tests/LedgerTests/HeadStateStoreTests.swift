@@ -157,7 +157,7 @@ import Testing
     /// them and reads the state environment otherwise. Readers on other threads, while the
     /// writer appends and write-backs move the overlays out every few events, never see a
     /// conversation go back in time, and end on what a snapshot holds.
-    @Test func pointReadsNeverGoBackWhileHeadStateIsWrittenBack() throws {
+    @Test func pointReadsNeverGoBackWhileHeadStateIsWrittenBack() async throws {
         let f = try LedgerFixture(writeBack: WriteBackPolicy(events: 4, intervalNanoseconds: 500_000))
         let keys = (0..<8).map { "k\($0)" }
         for key in keys { try f.accept(key, .created("s-\(key)", expectedVersion: 0, owner: nil, epoch: nil, environment: nil)) }
@@ -165,12 +165,12 @@ import Testing
         let backwards = Atomic(0)
         let reads = Atomic(0)
         let ledger: Ledger = f.ledger
-        let finished = DispatchSemaphore(value: 0)
+        let finishedReaders = Atomic(0)
         // Threads of their own, not the shared dispatch pool: the test waits for them below,
         // and a pool busy with other suites' tests might not start them at all meanwhile.
         for _ in 0..<2 {
             Thread {
-                defer { finished.signal() }
+                defer { finishedReaders.add(1, ordering: .releasing) }
                 var seen = [String: UInt64]()
                 while !done.load(ordering: .relaxed) {
                     for key in keys {
@@ -182,14 +182,14 @@ import Testing
                 }
             }.start()
         }
-        while reads.load(ordering: .relaxed) < 64 { usleep(100) }  // both readers under way
+        // Waits by suspending, not blocking: other suites' tests share the test process's few threads.
+        while reads.load(ordering: .relaxed) < 64 { try await Task.sleep(for: .milliseconds(1)) }  // readers under way
         let readsBefore = reads.load(ordering: .relaxed)
         for round in 1...400 {
             for key in keys { try f.accept(key, .resumed("s-\(key)", expectedVersion: UInt64(round))) }
         }
         done.store(true, ordering: .relaxed)
-        finished.wait()
-        finished.wait()
+        while finishedReaders.load(ordering: .relaxed) < 2 { try await Task.sleep(for: .milliseconds(1)) }
         #expect(backwards.load(ordering: .relaxed) == 0, "a point read went back in time or failed")
         #expect(reads.load(ordering: .relaxed) > readsBefore + 1_000, "the readers ran while the writer wrote")
         for key in keys {

@@ -90,4 +90,45 @@ import Testing
         for i in 0..<2_000 { try f.accept("k\(i)", .created("s\(i)", expectedVersion: 0)) }
         #expect(try reader.read { try $0.conversation("k1999").sessionId } == "s1999")
     }
+
+    /// Pages read through the map stay mapped (and resident) until released; after
+    /// `releaseMappedPages()` this process maps none of the file, and the data reads the same.
+    @Test func releasedPagesLeaveTheResidentSetAndReadTheSame() throws {
+        let dir = TemporaryDirectory("env")
+        let env = try LMDBEnvironment.open(directory: dir.path)
+        let db = try env.database(named: "d")
+        let value = [UInt8](repeating: 0xAB, count: 1_500)
+        try env.write { txn in
+            for i in 0..<4_000 { try txn.put(db, key: Array("key-\(i)".utf8), value: value) }
+        }
+        func readAll() throws -> Int {
+            try env.read { txn in
+                (0..<4_000).filter { (try? txn.get(db, key: Array("key-\($0)".utf8)).map { $0.elementsEqual(value) }) == true }.count
+            }
+        }
+        let file = try #require(realpath(dir.path + "/data.mdb", nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) })
+        #expect(try readAll() == 4_000)
+        let before = residentKilobytes(of: file)
+        #expect(before > 1_000, "6 MB read through the map: \(before) kB resident")
+        env.releaseMappedPages()
+        #expect(residentKilobytes(of: file) == 0)
+        #expect(try readAll() == 4_000)
+    }
+
+    /// The resident kilobytes of this process's mappings of `file`, from /proc/self/smaps.
+    func residentKilobytes(of file: String) -> Int {
+        // Read to the end: /proc files report a size of 0.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/smaps"), let data = try? handle.readToEnd() else { return -1 }
+        let smaps = String(decoding: data, as: UTF8.self)
+        var total = 0
+        var inFile = false
+        for line in smaps.split(separator: "\n") {
+            if let first = line.first, first.isHexDigit, line.contains("-") {
+                inFile = line.hasSuffix(" " + file)
+            } else if inFile, line.hasPrefix("Rss:") {
+                total += Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+            }
+        }
+        return total
+    }
 }

@@ -147,6 +147,9 @@ public final class Ledger: Sendable {
             }
             var stateOptions = lmdb
             stateOptions.initialMapSize = min(lmdb.initialMapSize, 1 << 30)
+            // The writer and `GET /v1/sessions/{key}` look up random keys: 20k reads on a
+            // 1M-key ledger mapped 370 MB of it with the kernel's fault-around, 80 MB without.
+            stateOptions.randomAccess = true
             state = try HeadStateStore.openWritable(directory: stateDirectory(of: directory), log: environment, logLayout: layout,
                                                     lmdb: stateOptions, policy: options.writeBack)
         }
@@ -185,6 +188,14 @@ public final class Ledger: Sendable {
     public func conversation(_ key: String) throws -> ConversationState {
         if isReadOnly { return try read { try $0.conversation(key) } }
         return try state.conversation(key) ?? ConversationState(key: key)
+    }
+
+    /// Drops the process's mappings of log and head-state pages read so far (they stay in the
+    /// page cache); see ``LMDBEnvironment/releaseMappedPages()``. ledgerd calls it every few
+    /// seconds, so random reads do not leave the resident set holding most of the files.
+    public func releaseMappedPages() {
+        environment.releaseMappedPages()
+        state.environment?.releaseMappedPages()
     }
 
     /// Writes back all head state held in memory to the state environment, durably, after any

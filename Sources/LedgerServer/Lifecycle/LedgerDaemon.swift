@@ -64,12 +64,19 @@ public final class LedgerDaemon: Service, Sendable {
         ])
 
         let check = BackgroundProjectionCheck(projection: projection, committer: committer, eventLoop: group.next(), status: checkStatus, logger: logger)
+        // Random reads of the LMDB maps leave their pages mapped (and counted as ledgerd's
+        // memory) until dropped; off the event loop, since it walks the page tables.
+        let releaseMappedPages = group.next().scheduleRepeatedTask(initialDelay: c.mappedPagesReleaseInterval,
+                                                                   delay: c.mappedPagesReleaseInterval) { _ in
+            DispatchQueue.global(qos: .utility).async { ledger.releaseMappedPages() }
+        }
 
         // Serve until asked to stop.
         try? await gracefulShutdown()
 
         logger.notice("ledgerd shutting down: no new connections; answering requests in flight", metadata: ["open_connections": "\(server.registry.count)"])
         await server.shutdown(grace: c.shutdownGrace)
+        releaseMappedPages.cancel()
         committer.stop()
         check.stop(interrupting: projection)
         try? await group.shutdownGracefully()
