@@ -19,10 +19,6 @@ public struct LMDBOptions: Sendable {
     public var maxDatabases: UInt32 = 16
     /// File mode of `data.mdb` and `lock.mdb` when they are created.
     public var fileMode: mode_t = 0o600
-    /// Reads land on random pages (`MDB_NORDAHEAD`, which is `madvise(MADV_RANDOM)` on the
-    /// map): a page fault then maps that page only, where Linux would otherwise map (and
-    /// count in the resident set) up to 16 cached neighbours and read ahead around it.
-    public var randomAccess = false
 
     public init() {}
 }
@@ -131,7 +127,6 @@ public final class LMDBEnvironment: @unchecked Sendable {
             // Durable by default: no NOSYNC, no NOMETASYNC, no WRITEMAP.
             var flags = UInt32(MDB_NOTLS)
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
-            if options.randomAccess { flags |= UInt32(MDB_NORDAHEAD) }
             try check(mdb_env_open(env, directory, flags, options.fileMode), "mdb_env_open \(directory)")
             var dead: Int32 = 0
             try check(mdb_reader_check(env, &dead), "mdb_reader_check \(directory)")
@@ -207,9 +202,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
     ///
     /// Why: Linux maps a whole cached neighbourhood on each page fault (fault-around, and
     /// large folios; `MADV_RANDOM` does not stop it here), so random reads of a large
-    /// environment fill the resident set with clean file pages: 20k lookups on a 1M-key head
-    /// state mapped 370 MB of its 645 MB. They are reclaimable, but they count as the process's
-    /// memory. Safe beside readers and writers: the map is a read-only shared file mapping, and
+    /// environment fill the resident set with clean file pages: 20k lookups in a 1M-key head
+    /// state left 370,552 kB of it mapped. They are reclaimable, but they count as the
+    /// process's memory. Safe beside readers and writers: the map is a read-only shared file mapping, and
     /// the shared transaction lock keeps it from being replaced (resized) meanwhile.
     public func releaseMappedPages() {
         // LMDB does not tell where it mapped the file (`mdb_env_info` reports only a fixed

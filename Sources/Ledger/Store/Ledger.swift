@@ -147,9 +147,6 @@ public final class Ledger: Sendable {
             }
             var stateOptions = lmdb
             stateOptions.initialMapSize = min(lmdb.initialMapSize, 1 << 30)
-            // The writer and `GET /v1/sessions/{key}` look up random keys: 20k reads on a
-            // 1M-key ledger mapped 370 MB of it with the kernel's fault-around, 80 MB without.
-            stateOptions.randomAccess = true
             state = try HeadStateStore.openWritable(directory: stateDirectory(of: directory), log: environment, logLayout: layout,
                                                     lmdb: stateOptions, policy: options.writeBack)
         }
