@@ -182,10 +182,11 @@ final class HeadStateStore: @unchecked Sendable {
     /// state environment's position, read in a transaction begun before the lookup (the same
     /// order and retry as ``withPublishedView(_:)``).
     func conversation(_ key: String) throws -> ConversationState? {
-        if let held = lock.withLock({ pending.state.conversations[key] ?? flushing?.state.conversations[key] }) { return held }
+        // Held in memory: the newest, and no transaction needed.
+        if let held = lock.withLock({ heldConversation(key) }) { return held }
         while true {
             let attempt: ConversationState?? = try withStateTransaction { handle in
-                let (held, base) = lock.withLock { (pending.state.conversations[key] ?? flushing?.state.conversations[key], self.base) }
+                let (held, base) = lock.withLock { (heldConversation(key), self.base) }
                 if let held { return .some(held) }
                 guard let handle, let layout else { return .some(nil) }
                 let txn = LMDBTransaction(handle: handle, readOnly: true)
@@ -194,6 +195,11 @@ final class HeadStateStore: @unchecked Sendable {
             }
             if let attempt { return attempt }
         }
+    }
+
+    /// `key`'s conversation if the overlays hold it. Called under ``lock``.
+    private func heldConversation(_ key: String) -> ConversationState? {
+        pending.state.conversations[key] ?? flushing?.state.conversations[key]
     }
 
     /// Lends the head state as of `head` to `body`, made on first use from the state

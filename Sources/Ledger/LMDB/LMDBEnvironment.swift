@@ -204,8 +204,8 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// large folios; `MADV_RANDOM` does not stop it here), so random reads of a large
     /// environment fill the resident set with clean file pages: 20k lookups in a 1M-key head
     /// state left 370,552 kB of it mapped. They are reclaimable, but they count as the
-    /// process's memory. Safe beside readers and writers: the map is a read-only shared file mapping, and
-    /// the shared transaction lock keeps it from being replaced (resized) meanwhile.
+    /// process's memory. Safe beside readers and writers: the map is a read-only shared file
+    /// mapping, and the shared transaction lock keeps it from being replaced (resized) meanwhile.
     public func releaseMappedPages() {
         // LMDB does not tell where it mapped the file (`mdb_env_info` reports only a fixed
         // address), so the mapping is found by its file in /proc/self/maps.
