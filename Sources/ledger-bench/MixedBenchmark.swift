@@ -8,9 +8,10 @@ struct MixedBenchmark: AsyncParsableCommand {
         commandName: "mixed",
         abstract: "Writes, current-state reads and history reads at once on one ledgerd.",
         discussion: """
-            The writers run the turn mix; the readers GET the current state of the keys the writers
-            write; the history readers GET the last 5 events of those keys, which needs the
+            The writers run the turn mix; the readers GET the current state of the keys the writers \
+            write; the history readers GET the last 5 events of those keys, which needs the \
             projection (the current state does not). One row per kind; CPU is the whole run's.
+
             Example:
               ledger-bench mixed --writers 64 --readers 8 --history-readers 1 --keys 10000
             """)
