@@ -56,4 +56,21 @@ import Testing
         _ = try await c.transition("only", .created("o2", expectedVersion: 1))
         #expect(try await keyed.value == ["o1", "o2"])
     }
+
+    /// Follow streams get events once projected; while one is open the projection does not
+    /// linger long. With both lingers at 30 s, a follower still gets a write at once.
+    @Test func anOpenFollowStreamKeepsTheProjectionFromLingering() async throws {
+        let daemon = try Daemon(arguments: ["--projection-linger-ms", "30000", "--projection-linger-busy-ms", "30000"])
+        let c = daemon.client()
+        #expect(try await daemon.startupCheckOutcome() == "ok")
+        let received = Task { () -> UInt64? in
+            for try await event in c.events(from: 1, follow: true) { return event.event.seq }
+            return nil
+        }
+        try await Task.sleep(for: .milliseconds(200))  // the follower subscribes
+        let written = ContinuousClock.now
+        _ = try await c.transition("k", .created("s1", expectedVersion: 0))
+        #expect(try await received.value == 1)
+        #expect(ContinuousClock.now - written < .seconds(10), "the follower waited for the 30 s linger")
+    }
 }

@@ -228,7 +228,7 @@ final class GroupCommitter: @unchecked Sendable {
             // A projection thread already lingering over older batches keeps its deadline (it
             // is set by the oldest batch); it is woken only when it has nothing yet or when the
             // batch limit is reached.
-            if committed.count == 1 || committedEvents >= projectionLinger.eventLimit(readRecently: readWaitedRecently(now: now)) {
+            if committed.count == 1 || committedEvents >= projectionLinger.eventLimit(read: projectionIsRead(now: now)) {
                 projectionQueue.broadcast()
             }
             projectionQueue.unlock()
@@ -291,9 +291,9 @@ final class GroupCommitter: @unchecked Sendable {
         while true {
             if let oldest = committed.first {
                 let now = ContinuousClock.now
-                let readRecently = readWaitedRecently(now: now)
-                let deadline = oldest.committedAt + projectionLinger.wait(afterBatchOf: oldest.events.count, readRecently: readRecently)
-                if fences.isEmpty && tasks.isEmpty && !stopping && committedEvents < projectionLinger.eventLimit(readRecently: readRecently)
+                let read = projectionIsRead(now: now)
+                let deadline = oldest.committedAt + projectionLinger.wait(afterBatchOf: oldest.events.count, read: read)
+                if fences.isEmpty && tasks.isEmpty && !stopping && committedEvents < projectionLinger.eventLimit(read: read)
                     && now < deadline {
                     let wait = deadline - now
                     _ = projectionQueue.wait(until: Date().addingTimeInterval(Double(wait.nanoseconds) / 1e9))
@@ -310,10 +310,10 @@ final class GroupCommitter: @unchecked Sendable {
         }
     }
 
-    /// Whether a read waited for the projection within the linger's read window. Called under
-    /// the projection queue's lock.
-    private func readWaitedRecently(now: ContinuousClock.Instant) -> Bool {
-        lastReadWait.map { now - $0 < projectionLinger.readWindow } ?? false
+    /// Whether someone reads the projection now: a read waited for it within the linger's read
+    /// window, or a follow stream is open. Called under the projection queue's lock.
+    private func projectionIsRead(now: ContinuousClock.Instant) -> Bool {
+        broadcaster.count > 0 || lastReadWait.map { now - $0 < projectionLinger.readWindow } ?? false
     }
 
     private func runProjectionStage() {

@@ -8,23 +8,26 @@
 /// writers one at a time (latency matters, project promptly). Either way writes are answered
 /// once durable, and a read that needs the projection ends the wait at once.
 ///
-/// A read that ends the wait then waits itself for everything held back, so the long wait is
-/// kept for while nobody reads the projection: for ``readWindow`` after a read had to wait,
-/// concurrent writes linger ``busyWhileRead`` and at most ``maxEventsWhileRead`` events. (The
-/// hot read, a conversation's current state, comes from the ledger's head state and never
-/// waits for the projection.)
+/// A read that ends the wait then waits itself for everything held back, and a follow stream
+/// (`GET /v1/events?follow`) gets events once they are projected; so the long wait is kept for
+/// while nobody reads the projection. For ``readWindow`` after a read had to wait, and while a
+/// follow stream is open, writes linger at most ``busyWhileRead`` and ``maxEventsWhileRead``
+/// events. (The hot read, a conversation's current state, comes from the ledger's head state
+/// and never waits for the projection.)
 public struct ProjectionLinger: Sendable, Hashable {
     /// The wait after a commit batch smaller than ``busyBatch`` events.
     public var quiet: Duration
     /// The wait after a commit batch of ``busyBatch`` events or more.
     public var busy: Duration
-    /// The same, within ``readWindow`` of a read that waited for the projection.
+    /// The longest wait within ``readWindow`` of a read that waited for the projection, or
+    /// while a follow stream is open.
     public var busyWhileRead: Duration
     /// Events in a commit batch from which it counts as concurrent writers.
     public var busyBatch: Int
     /// Events taken into one projection transaction at most: reaching it ends the wait.
     public var maxEvents: Int
-    /// The same, within ``readWindow`` of a read that waited for the projection.
+    /// The same, within ``readWindow`` of a read that waited for the projection, or while a
+    /// follow stream is open.
     public var maxEventsWhileRead: Int
     /// How long after a read waited for the projection the shorter limits apply.
     public var readWindow: Duration
@@ -40,13 +43,14 @@ public struct ProjectionLinger: Sendable, Hashable {
         self.readWindow = readWindow
     }
 
-    /// The wait for a commit batch of `events` events.
-    func wait(afterBatchOf events: Int, readRecently: Bool) -> Duration {
-        events < busyBatch ? quiet : readRecently ? busyWhileRead : busy
+    /// The wait for a commit batch of `events` events; `read`: someone reads the projection now.
+    func wait(afterBatchOf events: Int, read: Bool) -> Duration {
+        let wait = events < busyBatch ? quiet : busy
+        return read ? min(wait, busyWhileRead) : wait
     }
 
-    /// Events projected in one transaction at most.
-    func eventLimit(readRecently: Bool) -> Int {
-        readRecently ? maxEventsWhileRead : maxEvents
+    /// Events projected in one transaction at most; `read`: someone reads the projection now.
+    func eventLimit(read: Bool) -> Int {
+        read ? maxEventsWhileRead : maxEvents
     }
 }
