@@ -18,7 +18,7 @@ final class TurnMixSource: RequestSource {
 
     /// The name of key `index` of connection `connection` in run `run`, for readers of those keys.
     static func keyName(connection: Int, run: UInt64, index: Int) -> String {
-        TurnMix(keys: 0, prefix: prefix(connection: connection, run: run)).keyName(index)
+        TurnMix.keyName(prefix: prefix(connection: connection, run: run), index)
     }
 
     func next() -> [UInt8] {

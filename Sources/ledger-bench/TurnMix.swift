@@ -29,7 +29,10 @@ struct TurnMix {
         random = SplitMix64(seed: seed)
     }
 
-    func keyName(_ index: Int) -> String { "\(prefix)-\(index)" }
+    func keyName(_ index: Int) -> String { Self.keyName(prefix: prefix, index) }
+
+    /// The name of key `index` of a mix with keys named after `prefix`.
+    static func keyName(prefix: String, _ index: Int) -> String { "\(prefix)-\(index)" }
 
     /// The next command for a random key, and that key's index.
     mutating func next() -> (index: Int, key: String, request: TransitionRequest) {
