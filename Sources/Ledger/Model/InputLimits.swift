@@ -11,6 +11,12 @@ public enum InputLimits {
         let size = value.utf8.count
         if size == 0 { return .invalid(field, "must not be empty") }
         if size > maxIdentifierBytes { return .invalid(field, "is \(size) bytes; at most \(maxIdentifierBytes) are allowed") }
+        // Checked twice per write (by the server, then by the ledger): printable ASCII, the
+        // usual case, is settled on the bytes without decoding scalars.
+        let printableASCII = value.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+        }
+        if printableASCII == true { return nil }
         for scalar in value.unicodeScalars where isControl(scalar) {
             return .invalid(field, "contains the control character U+\(hex(scalar.value)); only printable characters are allowed")
         }
