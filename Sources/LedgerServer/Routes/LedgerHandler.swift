@@ -279,10 +279,14 @@ public final class LedgerHandler: Sendable {
         let body = try TransitionBody.read(try parseBody(request))
         let command = Command.transition(key: key, body)
         if let problem = SessionMachine.validate(command) { throw APIError(problem) }
-        let promise = eventLoop.makePromise(of: CommitReceipt.self)
-        committer.submit(CommandEnvelope(command, actor: request.peer), promise: promise)
-        return promise.futureResult.map { receipt in Self.transitionResponse(receipt) }
-            .flatMapErrorThrowing { error in APIResponse(error as? APIError ?? .internal("\(error)")) }
+        let promise = eventLoop.makePromise(of: APIResponse.self)
+        committer.submit(CommandEnvelope(command, actor: request.peer), on: eventLoop) { result in
+            switch result {
+            case .success(let receipt): promise.succeed(Self.transitionResponse(receipt))
+            case .failure(let error): promise.succeed(APIResponse(error))
+            }
+        }
+        return promise.futureResult
     }
 
     static func transitionResponse(_ receipt: CommitReceipt) -> APIResponse {
@@ -309,7 +313,7 @@ public final class LedgerHandler: Sendable {
         let command = Command.boot(owner: owner, environment: environment, policy: policy)
         if let problem = SessionMachine.validate(command) { throw APIError(problem) }
         let promise = eventLoop.makePromise(of: CommitReceipt.self)
-        committer.submit(CommandEnvelope(command, actor: request.peer), promise: promise)
+        committer.submit(CommandEnvelope(command, actor: request.peer), on: eventLoop) { promise.completeWith($0.mapError { $0 }) }
         return promise.futureResult.map { receipt in
             switch receipt.outcome {
             case .accepted:

@@ -9,8 +9,9 @@ import Synchronization
 /// What one submitted command came to, once its batch is durable.
 struct CommitReceipt: Sendable {
     var outcome: CommandOutcome
-    /// The events this command appended (empty when rejected or a no-op).
-    var events: [CommittedEvent]
+    /// The events this command appended (empty when rejected or a no-op): a slice of the
+    /// batch's events, so answering a batch allocates no array per command.
+    var events: ArraySlice<CommittedEvent>
 }
 
 /// The writer: group commit in two pipelined stages.
@@ -34,8 +35,12 @@ struct CommitReceipt: Sendable {
 final class GroupCommitter: @unchecked Sendable {
     private struct Pending {
         var envelope: CommandEnvelope
-        var promise: EventLoopPromise<CommitReceipt>
+        var eventLoop: any EventLoop
+        var answer: Answer
     }
+
+    /// Called on the submitter's event loop with what became of a command.
+    typealias Answer = @Sendable (Result<CommitReceipt, APIError>) -> Void
 
     /// A committed (and answered) batch on its way to the projection.
     private struct Committed {
@@ -112,16 +117,20 @@ final class GroupCommitter: @unchecked Sendable {
         projectionThread.start()
     }
 
-    /// Queues a command; `promise` is fulfilled once its batch is durable, or
-    /// failed with an ``APIError`` (disk full, shutting down, storage failure).
-    func submit(_ envelope: CommandEnvelope, promise: EventLoopPromise<CommitReceipt>) {
+    /// Queues a command; `answer` runs on `eventLoop` once its batch is durable, or with an
+    /// ``APIError`` (disk full, shutting down, storage failure).
+    ///
+    /// A callback rather than a promise: the caller turns the receipt into its response in
+    /// that one call, where a promise chain would allocate a future and a callback list for
+    /// each step (map, error mapping) of every write.
+    func submit(_ envelope: CommandEnvelope, on eventLoop: any EventLoop, answer: @escaping Answer) {
         commitQueue.lock()
         if submissionsClosed {
             commitQueue.unlock()
-            promise.fail(APIError.shuttingDown)
+            eventLoop.execute { answer(.failure(APIError.shuttingDown)) }
             return
         }
-        pending.append(Pending(envelope: envelope, promise: promise))
+        pending.append(Pending(envelope: envelope, eventLoop: eventLoop, answer: answer))
         commitQueue.signal()
         commitQueue.unlock()
     }
@@ -191,9 +200,16 @@ final class GroupCommitter: @unchecked Sendable {
         defer { commitQueue.unlock() }
         while pending.isEmpty && !submissionsClosed { commitQueue.wait() }
         if pending.isEmpty { return nil }
-        let count = min(maxBatch, pending.count)
-        let batch = Array(pending.prefix(count))
-        pending.removeFirst(count)
+        if pending.count <= maxBatch {
+            // The usual case: everything waiting is the batch, handed over without copying;
+            // the next one is likely about as large, so its room is made now, not by doubling.
+            let batch = pending
+            pending = []
+            pending.reserveCapacity(batch.count)
+            return batch
+        }
+        let batch = Array(pending.prefix(maxBatch))
+        pending.removeFirst(maxBatch)
         return batch
     }
 
@@ -203,7 +219,7 @@ final class GroupCommitter: @unchecked Sendable {
             if let shortage = freeSpace.shortage() {
                 // Refuse before anything is written: the log and the projection stay in step,
                 // and reads keep working.
-                for item in batch { item.promise.fail(APIError.diskFull(shortage)) }
+                fail(batch, with: APIError.diskFull(shortage))
                 metrics.rejected("disk_full")
                 continue
             }
@@ -213,7 +229,7 @@ final class GroupCommitter: @unchecked Sendable {
             } catch {
                 let failure = Self.apiError(for: error)
                 logger.error("batch not committed", metadata: ["commands": "\(batch.count)", "error": "\(error)", "answer": "\(failure.code)"])
-                for item in batch { item.promise.fail(failure) }
+                fail(batch, with: failure)
                 continue
             }
             Failpoint.afterCommit.check()
@@ -249,16 +265,16 @@ final class GroupCommitter: @unchecked Sendable {
         metrics.batches.increment()
         metrics.batchSize.record(batch.count)
         metrics.appendedEvents.increment(by: result.events.count)
-        var answersByLoop: [(loop: any EventLoop, answers: [(EventLoopPromise<CommitReceipt>, CommitReceipt)])] = []
+        var answersByLoop: [(loop: any EventLoop, answers: [(Answer, CommitReceipt)])] = []
         for (item, outcome) in zip(batch, result.outcomes) {
-            let events: [CommittedEvent]
+            let events: ArraySlice<CommittedEvent>
             switch outcome {
-            case .accepted(let range, _): events = Array(result.events[range])
+            case .accepted(let range, _): events = result.events[range]
             case .rejected(let rejection, _): events = []; metrics.rejected(rejection.code.rawValue)
             case .failed: events = []; metrics.rejected("internal_invariant")
             }
-            let loop = item.promise.futureResult.eventLoop
-            let answer = (item.promise, CommitReceipt(outcome: outcome, events: events))
+            let loop = item.eventLoop
+            let answer = (item.answer, CommitReceipt(outcome: outcome, events: events))
             if let index = answersByLoop.firstIndex(where: { $0.loop === loop }) {
                 answersByLoop[index].answers.append(answer)
             } else {
@@ -267,9 +283,14 @@ final class GroupCommitter: @unchecked Sendable {
         }
         for (loop, answers) in answersByLoop {
             loop.execute {
-                for (promise, receipt) in answers { promise.succeed(receipt) }
+                for (answer, receipt) in answers { answer(.success(receipt)) }
             }
         }
+    }
+
+    /// Answers every request of a batch that was not committed with the same error.
+    private func fail(_ batch: [Pending], with error: APIError) {
+        for item in batch { item.eventLoop.execute { item.answer(.failure(error)) } }
     }
 
     // MARK: Stage 2: project
