@@ -208,6 +208,53 @@ import Glibc
         #expect(try await daemon.client().transition("k", .created("S1", expectedVersion: 0)).isAccepted)
     }
 
+    /// Framings that request smuggling relies on are refused with 400 bad_request and the
+    /// connection closed, and nothing they carry is applied; a refusal behind pipelined requests
+    /// (400, or 431 for a head over --max-head) is answered after them; a request that arrives
+    /// in small pieces is answered whole.
+    @Test func smugglingShapesAreRefusedAndRefusalsComeInTurn() async throws {
+        let daemon = try Daemon()
+        let write = #"{"type":"created","sessionId":"S1","expectedVersion":0}"#
+        let chunkedWrite = String(write.utf8.count, radix: 16) + "\r\n" + write + "\r\n0\r\n\r\n"
+        let post = "POST /v1/sessions/k/transitions HTTP/1.1\r\nhost: x\r\n"
+        for shape in [
+            "transfer-encoding: chunked\r\ncontent-length: \(chunkedWrite.utf8.count)\r\n\r\n\(chunkedWrite)",
+            "content-length: \(write.utf8.count)\r\ncontent-length: 3\r\n\r\n\(write)",
+            "transfer-encoding: gzip, chunked\r\n\r\n\(chunkedWrite)",
+            "transfer-encoding : chunked\r\n\r\n\(chunkedWrite)",
+            "x-folded: a\r\n transfer-encoding: chunked\r\n\r\n\(chunkedWrite)",
+            "content-length: +\(write.utf8.count)\r\n\r\n\(write)",
+            "transfer-encoding: chunked\n\n\(chunkedWrite)",
+        ] {
+            let connection = RawHTTP(daemon.socketPath)
+            connection.send(post + shape)
+            let answer = connection.readAnswer()
+            #expect(answer?.status == 400, "\(shape.debugDescription)")
+            #expect(answer?.closes == true)
+            #expect(answer.map { String(decoding: $0.body, as: UTF8.self).contains(#""code":"bad_request""#) } == true)
+        }
+        #expect(try Ledger.open(directory: daemon.dataDirectory + "/log", options: LedgerOptions(readOnly: true)).head().seq == 0)
+
+        for (refused, status) in [("GET / HTTP/1.1\r\nx: " + String(repeating: "a", count: 20_000) + "\r\n\r\n", 431),
+                                  ("GET /healthz HTTP/1.1\r\nhost : x\r\n\r\n", 400)] {
+            let pipelined = RawHTTP(daemon.socketPath)
+            pipelined.send("GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n" + "GET /v1/status HTTP/1.1\r\nhost: x\r\n\r\n" + refused)
+            let answers = (0..<3).compactMap { _ in pipelined.readAnswer() }
+            #expect(answers.map(\.status) == [200, 200, status])
+            #expect(answers.last?.closes == true)
+        }
+
+        let trickled = RawHTTP(daemon.socketPath)
+        let request = Array((post + "transfer-encoding: chunked\r\n\r\n" + chunkedWrite + "GET /v1/sessions/k HTTP/1.1\r\nhost: x\r\n\r\n").utf8)
+        for start in stride(from: 0, to: request.count, by: 7) {
+            trickled.send(Array(request[start..<min(request.count, start + 7)]))
+            usleep(1_000)
+        }
+        let answers = (0..<2).compactMap { _ in trickled.readAnswer() }
+        #expect(answers.map(\.status) == [200, 200])
+        #expect(answers.count == 2 && String(decoding: answers[1].body, as: UTF8.self).contains(#""sessionId":"S1""#))
+    }
+
     /// Requests sent back to back on one connection (HTTP pipelining) are answered in order, a
     /// write's answer before the read behind it, which sees the write. An HTTP/1.0 client gets
     /// its answer and the connection closes; its event stream is plain NDJSON (no chunked

@@ -34,6 +34,16 @@ public struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
         APIError(status: 413, code: "payload_too_large", message: "the body exceeds \(limit) bytes")
     }
 
+    /// 400: the bytes are not an HTTP/1.x request ledgerd accepts; the connection is closed, since
+    /// where a next request would start is unknown.
+    public static func malformedHTTP(_ reason: String) -> APIError {
+        APIError(status: 400, code: "bad_request", message: "malformed HTTP request: \(reason)")
+    }
+
+    public static func headersTooLarge(_ limit: Int) -> APIError {
+        APIError(status: 431, code: "headers_too_large", message: "the request head exceeds \(limit) bytes")
+    }
+
     public static let requestTimeout = APIError(status: 408, code: "request_timeout", message: "the request was not received in time")
     public static let forbidden = APIError(status: 403, code: "forbidden", message: "this peer's uid is not allowed (see ledgerd --allow-uid)")
     public static let shuttingDown = APIError(status: 503, code: "shutting_down", message: "ledgerd is shutting down; retry against the next instance")

@@ -7,51 +7,69 @@ import NIOHTTP1
 import Glibc
 #endif
 
-/// One client connection: collects each request (enforcing the body limit), hands it to the
+/// One client connection: turns its bytes into requests (``RequestParser``), hands each to the
 /// ``LedgerHandler`` core, and writes the answer (or runs the event stream). Everything happens
 /// on the connection's event loop.
 ///
-/// Answers are written as bytes (``ResponseFraming``), in request order: a request that
-/// arrives while the previous one is still being answered (HTTP pipelining) waits in
-/// `pipelined`, and the connection stops reading until the queue is worked off.
+/// Requests are parsed here rather than by a decoder in front: a request reaches the core as one
+/// value, with no pipeline hop per head, body part and end, and the parser's buffer doubles as
+/// the queue of pipelined requests. Requests sent back to back (HTTP pipelining) are answered
+/// in order: while one is being answered the bytes behind it wait unparsed, and beyond
+/// ``maxUnansweredBytes`` the connection stops reading until the answers catch up. Input the
+/// parser refuses is answered in turn too, after the requests before it, and closes the
+/// connection.
+///
+/// A request must arrive completely within the request timeout of its first byte (a slow
+/// client, slowloris, cannot hold a connection by trickling bytes): the clock runs only while
+/// the connection waits for the client, not while it is answering. Answers are written as bytes
+/// (``ResponseFraming``).
 final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private enum State { case idle, receiving, answering, streaming }
+    /// Unparsed input held while a request is being answered before the connection stops
+    /// reading: room for a few pipelined requests, while a client that pipelines a huge body
+    /// behind a slow request is made to wait instead of being buffered.
+    static let maxUnansweredBytes = 16 * 1024
+
+    private enum State { case idle, answering, streaming }
 
     private let core: LedgerHandler
-    private let requestGuard: RequestGuard
     private let registry: ConnectionRegistry
     private let configuration: ServerConfiguration
     private let logger: Logger
+    private var parser: RequestParser
     private var state = State.idle
-    private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
+    /// The request being answered: its answer's version, and whether the client keeps the
+    /// connection.
+    private var version = HTTPVersion.http1_1
+    private var keepAlive = false
     private var peer: ActorIdentity?
     private var forbidden = false
     private var closeWhenIdle = false
     private var streamer: EventStreamer?
     private var started = ContinuousClock.now
     private var route = LedgerHandler.Route.other
-    /// What arrived while an earlier request was being answered, in order.
-    private enum Arrival {
-        case part(HTTPServerRequestPart)
-        /// The decoder refused what followed the requests before it.
-        case malformed(any Error)
-    }
-    private var pipelined = CircularBuffer<Arrival>()
-    private var drainingPipelined = false
+    /// Set while ``serveBuffered(context:)`` runs: an answer given at once re-enters it.
+    private var serving = false
     private var readingPaused = false
     /// The answer being written ends the connection: nothing more is read or answered.
     private var ending = false
+    /// When the first byte of the request being received arrived (or the connection became
+    /// ready for it, if it arrived during an earlier answer); nil when none is under way.
+    private var requestStarted: NIODeadline?
+    /// The armed request-timeout check, if any. One check serves many requests: it is not
+    /// cancelled when a request completes in time (scheduling and cancelling a timer per request
+    /// cost a measurable share of an event loop), and when it fires it re-arms for the request
+    /// under way, if there is one.
+    private var timeoutCheck: Scheduled<Void>?
 
-    init(core: LedgerHandler, requestGuard: RequestGuard, registry: ConnectionRegistry, configuration: ServerConfiguration, logger: Logger) {
+    init(core: LedgerHandler, registry: ConnectionRegistry, configuration: ServerConfiguration, logger: Logger) {
         self.core = core
-        self.requestGuard = requestGuard
         self.registry = registry
         self.configuration = configuration
         self.logger = logger
+        self.parser = RequestParser(maxHeadBytes: configuration.maxHeadBytes, maxBodyBytes: configuration.maxBodyBytes)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -76,10 +94,17 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     func channelInactive(context: ChannelHandlerContext) {
         core.metrics.openConnections.decrement()
+        timeoutCheck?.cancel()
+        timeoutCheck = nil
         streamer?.stop()
         streamer = nil
         registry.remove(context.channel)
         context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timeoutCheck?.cancel()
+        timeoutCheck = nil
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -88,56 +113,55 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
         guard !ending else { return }
-        if state == .answering || state == .streaming || !pipelined.isEmpty {
-            pipelined.append(.part(part))
-            // Stop reading at once: what is queued is bounded by what was already read, even
-            // for a client that pipelines a huge body behind a request still in flight.
-            if !readingPaused {
-                readingPaused = true
-                context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-            }
-            return
-        }
-        handle(part, context: context)
-    }
-
-    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        switch part {
-        case .head(let requestHead):
-            requestGuard.headReceived()
-            guard state == .idle else { return }
-            state = .receiving
-            head = requestHead
-            body = nil
-            started = ContinuousClock.now
-            if let length = requestHead.headers.first(name: "content-length").flatMap(Int.init), length > configuration.maxBodyBytes {
-                refuse(.payloadTooLarge(configuration.maxBodyBytes), context: context)
-            }
-        case .body(var chunk):
-            guard state == .receiving else { return }
-            if (body?.readableBytes ?? 0) + chunk.readableBytes > configuration.maxBodyBytes {
-                refuse(.payloadTooLarge(configuration.maxBodyBytes), context: context)
-                return
-            }
-            if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
-        case .end:
-            requestGuard.requestReceived()
-            guard state == .receiving, let head else { return }
-            state = .answering
-            dispatch(head, context: context)
+        parser.append(unwrapInboundIn(data))
+        if state == .idle {
+            serveBuffered(context: context)
+        } else if !readingPaused, parser.bufferedBytes > Self.maxUnansweredBytes {
+            pauseReading(context: context)
         }
     }
 
-    private func dispatch(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    /// Answers the complete requests the parser holds, in order, while each is answered at once;
+    /// stops at one answered later (its answer comes back here) or when more input is needed.
+    private func serveBuffered(context: ChannelHandlerContext) {
+        guard !serving else { return }
+        serving = true
+        while !ending, state == .idle {
+            let request: ParsedRequest
+            do {
+                guard let next = try parser.nextRequest() else { break }
+                request = next
+            } catch {
+                refuse(error, context: context)
+                break
+            }
+            requestStarted = nil
+            serve(request, context: context)
+        }
+        serving = false
+        guard !ending else { return }
+        if state == .idle {
+            // Waiting for the client: for the rest of a request, or for the next one.
+            if parser.isMidRequest { startRequestClock(context: context) }
+            if readingPaused { resumeReading(context: context) }
+        } else if !readingPaused, parser.bufferedBytes > Self.maxUnansweredBytes {
+            pauseReading(context: context)
+        }
+    }
+
+    private func serve(_ request: ParsedRequest, context: ChannelHandlerContext) {
+        state = .answering
+        version = request.version
+        keepAlive = request.keepAlive
+        started = ContinuousClock.now
+        route = .other
         if forbidden {
             respond(APIResponse(.forbidden), closing: true, context: context)
             return
         }
-        let request = APIRequest(method: head.method, uri: head.uri, body: body, peer: peer)
-        body = nil
-        let (reply, route) = core.handleRouted(request, on: context.eventLoop)
+        let (reply, route) = core.handleRouted(APIRequest(method: request.method, uri: request.uri, body: request.body, peer: peer),
+                                               on: context.eventLoop)
         self.route = route
         switch reply {
         case .response(let response):
@@ -153,8 +177,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case .stream(let spec):
             state = .streaming
             // An HTTP/1.0 stream has no chunked encoding: its end is the connection's end.
-            let keepAlive = head.isKeepAlive && ResponseFraming.isChunked(head.version)
-            let streamer = EventStreamer(spec, ledger: core.ledger, broadcaster: core.broadcaster, version: head.version,
+            let keepAlive = request.keepAlive && ResponseFraming.isChunked(request.version)
+            let streamer = EventStreamer(spec, ledger: core.ledger, broadcaster: core.broadcaster, version: request.version,
                                          context: context) { [self] lastWrite in
                 self.streamer = nil
                 finishExchange(keepAlive: keepAlive && !closeWhenIdle, written: lastWrite, context: context)
@@ -164,17 +188,22 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    /// Answers and closes: the rest of this request will not be read.
+    /// Answers input that is no acceptable request (or not one in time), then closes: where a
+    /// next request would start is unknown.
     private func refuse(_ error: APIError, context: ChannelHandlerContext) {
         state = .answering
+        version = .http1_1
+        keepAlive = false
+        started = ContinuousClock.now
+        route = .other
         respond(APIResponse(error), closing: true, context: context)
     }
 
     private func respond(_ response: APIResponse, closing: Bool = false, context: ChannelHandlerContext) {
-        guard context.channel.isActive, let head else { return }
-        let keepAlive = head.isKeepAlive && !closing && !closeWhenIdle
+        guard context.channel.isActive else { return }
+        let keepAlive = self.keepAlive && !closing && !closeWhenIdle
         var buffer = context.channel.allocator.buffer(capacity: response.body.count + 160)
-        ResponseFraming.writeResponse(status: response.status, version: head.version, contentType: response.contentType,
+        ResponseFraming.writeResponse(status: response.status, version: version, contentType: response.contentType,
                                       body: response.body, headers: response.headers, keepAlive: keepAlive, into: &buffer)
         let written = context.writeAndFlush(wrapOutboundOut(buffer))
         core.metrics.requestFinished(route: route, nanoseconds: (ContinuousClock.now - started).nanoseconds)
@@ -182,40 +211,62 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     /// Ends the current exchange once its answer is queued (`written` completes when it is on
-    /// the socket), then serves any pipelined request.
+    /// the socket), then serves the requests that arrived behind it.
     private func finishExchange(keepAlive: Bool, written: EventLoopFuture<Void>, context: ChannelHandlerContext) {
         state = .idle
-        head = nil
         if !keepAlive {
             ending = true
-            pipelined.removeAll()
+            timeoutCheck?.cancel()
+            timeoutCheck = nil
             written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             return
         }
-        servePipelined(context: context)
+        serveBuffered(context: context)
     }
 
-    private func servePipelined(context: ChannelHandlerContext) {
-        // An answer given at once re-enters here through respond(); the outer loop goes on.
-        guard !drainingPipelined else { return }
-        drainingPipelined = true
-        while !ending, state == .idle || state == .receiving, let arrival = pipelined.popFirst() {
-            switch arrival {
-            case .part(let part): handle(part, context: context)
-            case .malformed(let error): answerMalformed(error, context: context)
-            }
-        }
-        drainingPipelined = false
-        if pipelined.isEmpty, readingPaused, !ending {
-            readingPaused = false
-            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+    private func pauseReading(context: ChannelHandlerContext) {
+        readingPaused = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        readingPaused = false
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+    }
+
+    // MARK: The request timeout
+
+    private func startRequestClock(context: ChannelHandlerContext) {
+        guard requestStarted == nil else { return }
+        let now = NIODeadline.now()
+        requestStarted = now
+        if timeoutCheck == nil { armTimeoutCheck(at: now + configuration.requestTimeout, context: context) }
+    }
+
+    private func armTimeoutCheck(at time: NIODeadline, context: ChannelHandlerContext) {
+        timeoutCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: time) { [weak self] in
+            self?.timeoutCheckDue(context: context)
         }
     }
+
+    private func timeoutCheckDue(context: ChannelHandlerContext) {
+        timeoutCheck = nil
+        guard let requestStarted, state == .idle, !ending else { return }
+        let due = requestStarted + configuration.requestTimeout
+        if NIODeadline.now() >= due {
+            refuse(.requestTimeout, context: context)
+        } else {
+            armTimeoutCheck(at: due, context: context)
+        }
+    }
+
+    // MARK: Shutdown and idle connections
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is DrainEvent {
             closeWhenIdle = true
-            if state == .idle { context.close(promise: nil) }
+            // A request partly received is still answered (and the connection then closed).
+            if state == .idle && !parser.isMidRequest { context.close(promise: nil) }
             if state == .streaming { streamer?.finish() }
             return
         }
@@ -228,28 +279,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is HTTPParserError {
-            // Answered in turn: requests decoded before the malformed bytes are answered first.
-            if state == .answering || !pipelined.isEmpty {
-                pipelined.append(.malformed(error))
-            } else {
-                answerMalformed(error, context: context)
-            }
-            return
-        }
         logger.debug("connection error: \(error)")
         context.close(promise: nil)
-    }
-
-    /// Malformed HTTP: answered in JSON like everything else, then the connection is closed.
-    private func answerMalformed(_ error: any Error, context: ChannelHandlerContext) {
-        guard state != .streaming else {
-            context.close(promise: nil)
-            return
-        }
-        if head == nil { head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/") }
-        state = .answering
-        respond(APIResponse(APIError(status: 400, code: "bad_request", message: "malformed HTTP request: \(error)")),
-                closing: true, context: context)
     }
 }

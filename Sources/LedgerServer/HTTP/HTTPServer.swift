@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import Synchronization
 #if canImport(Glibc)
@@ -37,25 +36,15 @@ final class HTTPServer: Sendable {
                     }
                 }
                 return channel.eventLoop.makeCompletedFuture {
-                    let requestGuard = RequestGuard(requestTimeout: configuration.requestTimeout, maxHeadBytes: configuration.maxHeadBytes)
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(requestGuard)
-                    // Only NIO's request decoder: answers are framed by HTTPConnectionHandler
-                    // itself (ResponseFraming), which also keeps pipelined requests in order.
-                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try pipeline.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
-                    try pipeline.addHandler(HTTPConnectionHandler(core: core, requestGuard: requestGuard, registry: registry,
-                                                                  configuration: configuration, logger: logger))
+                    // Bytes in, answers out: HTTPConnectionHandler parses requests itself
+                    // (RequestParser), enforces the request timeout and the size limits, keeps
+                    // pipelined requests in order and frames answers as bytes (ResponseFraming).
+                    try pipeline.addHandler(HTTPConnectionHandler(core: core, registry: registry, configuration: configuration, logger: logger))
                 }
             }
             .childChannelOption(.maxMessagesPerRead, value: 16)
-
-        // Swift's runtime crashed (SIGSEGV in swift_conformsToProtocolMaybeInstantiateSuperclasses)
-        // instantiating the decoder's generic handler type for the first connection while
-        // another thread was bridging its first String through Foundation: a race inside the
-        // runtime (Swift 6.3.1, Linux; seen once in a debug build under a loaded test run).
-        // Instantiated here, before the socket exists, the type is ready when connections come.
-        _ = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes))
 
         // bind() creates the socket file with 0777 minus the umask, and it accepts connections
         // from that moment: so the umask gives it the configured mode from the start (a mode
