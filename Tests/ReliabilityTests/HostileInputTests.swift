@@ -282,6 +282,17 @@ import Glibc
         #expect(answer?.status == 200)
         #expect(answer?.closes == true)
 
+        // An HTTP/1.0 client that asks to keep the connection is told it is kept (without the
+        // header it would take the answer as the connection's last), and may ask again.
+        let kept = RawHTTP(daemon.socketPath)
+        for _ in 0..<2 {
+            kept.send("GET /v1/sessions/p HTTP/1.0\r\nconnection: keep-alive\r\n\r\n")
+            let answer = kept.readAnswer()
+            #expect(answer?.status == 200)
+            #expect(answer?.head.hasPrefix("http/1.0 200") == true)
+            #expect(answer?.head.contains("connection: keep-alive") == true, "\(answer?.head ?? "no answer")")
+        }
+
         let stream = RawHTTP(daemon.socketPath)
         stream.send("GET /v1/events?from=1 HTTP/1.0\r\n\r\n")
         let raw = String(decoding: stream.readToEnd(), as: UTF8.self)
@@ -300,6 +311,8 @@ final class RawHTTP {
         var status: Int
         var body: [UInt8]
         var closes: Bool
+        /// The status line and header fields, lowercased.
+        var head = ""
     }
 
     let fd: Int32
@@ -376,6 +389,6 @@ final class RawHTTP {
         let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
         let body = Array(pending[end.upperBound..<(end.upperBound + length)])
         pending.removeFirst(end.upperBound + length)
-        return Answer(status: status, body: body, closes: head.contains("connection: close"))
+        return Answer(status: status, body: body, closes: head.contains("connection: close"), head: head)
     }
 }

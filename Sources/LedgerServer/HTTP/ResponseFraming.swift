@@ -12,7 +12,8 @@ enum ResponseFraming {
     /// Appends a complete response (head and body) to `buffer`.
     ///
     /// - Parameters:
-    ///   - keepAlive: false adds `connection: close`.
+    ///   - keepAlive: false adds `connection: close`; true adds `connection: keep-alive` to an
+    ///     HTTP/1.0 answer, whose client otherwise takes the connection to close after it.
     static func writeResponse(
         status: HTTPResponseStatus, version: HTTPVersion, contentType: String, body: [UInt8],
         headers: [(String, String)], keepAlive: Bool, into buffer: inout ByteBuffer
@@ -31,7 +32,11 @@ enum ResponseFraming {
             buffer.writeString(value)
             buffer.writeStaticString("\r\n")
         }
-        if !keepAlive { buffer.writeStaticString("connection: close\r\n") }
+        if !keepAlive {
+            buffer.writeStaticString("connection: close\r\n")
+        } else if version.major == 1 && version.minor == 0 {
+            buffer.writeStaticString("connection: keep-alive\r\n")
+        }
         buffer.writeStaticString("\r\n")
         buffer.writeBytes(body)
     }
