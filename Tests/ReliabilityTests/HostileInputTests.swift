@@ -259,6 +259,17 @@ import Glibc
     /// write's answer before the read behind it, which sees the write. An HTTP/1.0 client gets
     /// its answer and the connection closes; its event stream is plain NDJSON (no chunked
     /// encoding, which HTTP/1.0 lacks) ended by the connection's end.
+    /// A follow stream answers its head at once, before any event: a client (curl, a proxy)
+    /// waiting for the status line of a stream on a quiet ledger must not wait for a write.
+    @Test func aFollowStreamAnswersItsHeadBeforeAnyEvent() async throws {
+        let daemon = try Daemon()
+        let stream = RawHTTP(daemon.socketPath)
+        stream.send("GET /v1/events?follow=true HTTP/1.1\r\nhost: x\r\n\r\n")
+        let raw = String(decoding: stream.readToEnd(timeout: 2), as: UTF8.self)
+        #expect(raw.hasPrefix("HTTP/1.1 200"), "\(raw.debugDescription)")
+        #expect(raw.lowercased().contains("transfer-encoding: chunked"))
+    }
+
     @Test func pipelinedAndHTTP10RequestsAreAnsweredInOrder() async throws {
         let daemon = try Daemon()
         let write = #"{"type":"created","sessionId":"S1","expectedVersion":0}"#

@@ -47,7 +47,9 @@ final class EventStreamer {
     func start() {
         var head = context.channel.allocator.buffer(capacity: 160)
         ResponseFraming.writeStreamHead(version: version, contentType: "application/x-ndjson", into: &head)
-        context.write(NIOAny(head), promise: nil)
+        // Flushed at once: a follow stream of a quiet ledger may have nothing to send for a
+        // long time, and its client should not wait that long for the status line.
+        context.writeAndFlush(NIOAny(head), promise: nil)
         if request.follow {
             // The writer thread delivers through this loop; the streamer is only touched on it.
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
