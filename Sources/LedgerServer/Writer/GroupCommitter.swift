@@ -33,7 +33,7 @@ struct CommitReceipt: Sendable {
 /// requires. Admin work (rebuild installs, checks, repairs) runs on the projection thread
 /// between batches.
 final class GroupCommitter: @unchecked Sendable {
-    private struct Pending {
+    private struct Pending: Sendable {
         var envelope: CommandEnvelope
         var eventLoop: any EventLoop
         var answer: Answer
@@ -265,27 +265,42 @@ final class GroupCommitter: @unchecked Sendable {
         metrics.batches.increment()
         metrics.batchSize.record(batch.count)
         metrics.appendedEvents.increment(by: result.events.count)
-        var answersByLoop: [(loop: any EventLoop, answers: [(Answer, CommitReceipt)])] = []
-        for (item, outcome) in zip(batch, result.outcomes) {
-            let events: ArraySlice<CommittedEvent>
+        for outcome in result.outcomes {
             switch outcome {
-            case .accepted(let range, _): events = result.events[range]
-            case .rejected(let rejection, _): events = []; metrics.rejected(rejection.code.rawValue)
-            case .failed: events = []; metrics.rejected("internal_invariant")
+            case .accepted: break
+            case .rejected(let rejection, _): metrics.rejected(rejection.code.rawValue)
+            case .failed: metrics.rejected("internal_invariant")
             }
-            let loop = item.eventLoop
-            let answer = (item.answer, CommitReceipt(outcome: outcome, events: events))
-            if let index = answersByLoop.firstIndex(where: { $0.loop === loop }) {
-                answersByLoop[index].answers.append(answer)
+        }
+        // The batch and its result go to each loop whole, with the positions of that loop's
+        // requests: each loop makes its own receipts, so this thread, which every write
+        // waits for, copies nothing per request.
+        var loops: [any EventLoop] = []
+        var positions: [[Int]] = []
+        for index in batch.indices {
+            let loop = batch[index].eventLoop
+            if let group = loops.firstIndex(where: { $0 === loop }) {
+                positions[group].append(index)
             } else {
-                answersByLoop.append((loop, [answer]))
+                loops.append(loop)
+                positions.append([index])
             }
         }
-        for (loop, answers) in answersByLoop {
+        for (group, loop) in loops.enumerated() {
+            let indexes = positions[group]
             loop.execute {
-                for (answer, receipt) in answers { answer(.success(receipt)) }
+                for index in indexes { batch[index].answer(.success(Self.receipt(of: index, in: result))) }
             }
         }
+    }
+
+    /// What the command at `index` of a committed batch came to.
+    private static func receipt(of index: Int, in result: AppendResult) -> CommitReceipt {
+        let outcome = result.outcomes[index]
+        if case .accepted(let range, _) = outcome {
+            return CommitReceipt(outcome: outcome, events: result.events[range])
+        }
+        return CommitReceipt(outcome: outcome, events: [])
     }
 
     /// Answers every request of a batch that was not committed with the same error.
