@@ -110,7 +110,7 @@ let package = Package(
         // target with `make fuzz` (built with -sanitize=fuzzer -D LIBFUZZER).
         .executableTarget(
             name: "ledger-fuzz",
-            dependencies: ["Ledger", "LedgerAPI"],
+            dependencies: ["Ledger", "LedgerAPI", "LedgerServer", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSwift
         ),
         .executableTarget(

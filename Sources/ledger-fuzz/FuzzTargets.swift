@@ -1,8 +1,10 @@
 import Ledger
 import LedgerAPI
+import LedgerServer
+import NIOCore
 
-/// The decoders that face bytes we did not write: request bodies and the JSON under them,
-/// request times, stored records and state rows read back from disk.
+/// The decoders that face bytes we did not write: HTTP requests, request bodies and the JSON
+/// under them, request times, stored records and state rows read back from disk.
 ///
 /// The first byte of an input picks the target, the rest is its input, so one corpus and one
 /// libFuzzer run cover them all. Each target checks a property that holds for every input, not
@@ -19,6 +21,8 @@ enum FuzzTarget: UInt8, CaseIterable {
     case sessionRecord
     case ownerState
     case timestamp
+    // New targets go last: a corpus input's first byte keeps naming the target it was made for.
+    case httpRequest
 
     /// Runs the target the first byte names (modulo the number of targets) on the rest.
     static func run(_ input: UnsafeRawBufferPointer) {
@@ -38,6 +42,7 @@ enum FuzzTarget: UInt8, CaseIterable {
         case .sessionRecord: Self.roundTrip(bytes, StateCodec.encode) { try StateCodec.decodeSession($0) }
         case .ownerState: Self.roundTrip(bytes, StateCodec.encode) { try StateCodec.decodeOwner(name: "o", $0) }
         case .timestamp: Self.timestamp(bytes)
+        case .httpRequest: Self.httpRequest(bytes)
         }
     }
 
@@ -114,6 +119,48 @@ enum FuzzTarget: UInt8, CaseIterable {
         let text = String(decoding: bytes, as: UTF8.self)
         guard let micros = Timestamp.parse(text) else { return }
         require(Timestamp.parse(Timestamp.format(micros)) == micros, "'\(text)' -> \(micros) does not survive format and parse")
+    }
+
+    /// Received bytes frame the same requests, or meet the same refusal, however the socket
+    /// splits them; a refusal is 400, 413 or 431, and no request carries a body over the limit.
+    private static func httpRequest(_ bytes: UnsafeRawBufferPointer) {
+        let input = Array(bytes)
+        let whole = frame([input])
+        // Pieces of 1 to 8 bytes, their lengths taken from the input itself (deterministic).
+        var pieces: [[UInt8]] = []
+        var start = 0
+        while start < input.count {
+            let end = min(input.count, start + 1 + Int(input[start] % 8))
+            pieces.append(Array(input[start..<end]))
+            start = end
+        }
+        let split = frame(pieces)
+        require(split.requests == whole.requests && split.refusal == whole.refusal,
+                "the framing of \(input.count) bytes depends on how they arrive: \(whole) vs \(split)")
+        if let refusal = whole.refusal {
+            require([400, 413, 431].contains(refusal.status), "an HTTP refusal answered \(refusal.status) \(refusal.code)")
+        }
+        for request in whole.requests {
+            require((request.body?.readableBytes ?? 0) <= httpBodyLimit, "a body of \(request.body?.readableBytes ?? 0) bytes passed the limit")
+        }
+    }
+
+    /// Small limits, so that short inputs reach them.
+    private static let httpHeadLimit = 256
+    private static let httpBodyLimit = 64
+
+    private static func frame(_ pieces: [[UInt8]]) -> (requests: [ParsedRequest], refusal: APIError?) {
+        var parser = RequestParser(maxHeadBytes: httpHeadLimit, maxBodyBytes: httpBodyLimit)
+        var requests: [ParsedRequest] = []
+        for piece in pieces {
+            parser.append(ByteBuffer(bytes: piece))
+            do {
+                while let request = try parser.nextRequest() { requests.append(request) }
+            } catch {
+                return (requests, error)
+            }
+        }
+        return (requests, nil)
     }
 
     private static func reread<Value>(_ bytes: [UInt8], _ read: (JSONValue) throws(APIError) -> Value) -> Value {

@@ -23,6 +23,8 @@ enum Seeds {
             ("boot", .bootBody, #"{"environment":{"host":"h","volume":"v"},"invalidate":"mismatched"}"#),
             ("timestamp", .timestamp, "2026-11-21T04:39:43.123456Z"),
             ("date", .timestamp, "2026-11-21"),
+            ("http-pipelined", .httpRequest, "POST /v1/sessions/k/transitions HTTP/1.1\r\nhost: x\r\ncontent-length: 12\r\n\r\n{\"type\":\"x\"}GET /v1/sessions/k HTTP/1.0\r\nconnection: keep-alive\r\n\r\n"),
+            ("http-chunked", .httpRequest, "POST /x HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n4;ext=1\r\nabcd\r\n3\r\nefg\r\n0\r\ntrailer: t\r\n\r\n"),
         ]
         var seeds = texts.map { (name, target, text) in (name, [target.rawValue] + Array(text.utf8)) }
         seeds.append(("record", [FuzzTarget.storedRecord.rawValue] + StoredRecord.seal(event, after: .genesis).bytes))

@@ -40,7 +40,7 @@ import NIOHTTP1
 /// `headers_too_large` (request line and header fields, or a trailer section, longer than
 /// `maxHeadBytes` with their CRLFs). After a refusal the parser is spent and repeats it: the
 /// connection answers and closes, since where a next request would start is unknown.
-struct RequestParser {
+package struct RequestParser {
     /// The longest chunk-size line (size, ignored extensions, CRLF) accepted; a longer one is
     /// refused rather than buffered.
     static let maxChunkLineBytes = 4_096
@@ -75,7 +75,7 @@ struct RequestParser {
     /// The refusal that spent the parser.
     private var failure: APIError?
 
-    init(maxHeadBytes: Int, maxBodyBytes: Int) {
+    package init(maxHeadBytes: Int, maxBodyBytes: Int) {
         self.maxHeadBytes = maxHeadBytes
         self.maxBodyBytes = maxBodyBytes
     }
@@ -90,7 +90,7 @@ struct RequestParser {
     }
 
     /// Adds received bytes. Taking them costs no copy when nothing is left over from before.
-    mutating func append(_ bytes: ByteBuffer) {
+    package mutating func append(_ bytes: ByteBuffer) {
         guard failure == nil else { return }
         if input.readableBytes == 0 {
             input = bytes
@@ -107,7 +107,7 @@ struct RequestParser {
     ///
     /// - Throws: ``APIError`` 400 `bad_request`, 413 `payload_too_large` or 431
     ///   `headers_too_large`; then again on every later call.
-    mutating func nextRequest() throws(APIError) -> ParsedRequest? {
+    package mutating func nextRequest() throws(APIError) -> ParsedRequest? {
         if let failure { throw failure }
         do {
             return try parseNext()
