@@ -56,21 +56,10 @@ public struct ByteReader: ~Copyable {
         }
         let slice = UnsafeRawBufferPointer(rebasing: base[offset..<offset + Int(length)])
         offset += Int(length)
-        let bytes = slice.bindMemory(to: UInt8.self)
-        // Keys and session IDs are nearly always ASCII, which is valid UTF-8 as it stands and
-        // takes `String(decoding:)`'s fast path; `String(validating:)` is generic and spent ~8 %
-        // of a replay looking up its type metadata.
-        if Self.isASCII(bytes) { return String(decoding: bytes, as: UTF8.self) }
-        guard let value = String(validating: bytes, as: UTF8.self) else {
+        guard let value = UTF8Text.validated(slice.bindMemory(to: UInt8.self)) else {
             throw DecodingError("string at byte \(offset - Int(length)) is not valid UTF-8")
         }
         return value
-    }
-
-    private static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        var combined: UInt8 = 0
-        for byte in bytes { combined |= byte }
-        return combined < 0x80
     }
 
     /// A length-prefixed run of bytes, without copying.

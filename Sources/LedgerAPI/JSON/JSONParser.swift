@@ -1,3 +1,5 @@
+import Ledger
+
 /// Why a document is not acceptable JSON, and where.
 public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Byte offset of the problem in the input.
@@ -203,7 +205,7 @@ public struct JSONParser: ~Copyable {
     }
 
     private func validated(_ raw: UnsafeRawBufferPointer, at offset: Int) throws(JSONParseError) -> String {
-        guard let string = String(validating: raw.bindMemory(to: UInt8.self), as: UTF8.self) else {
+        guard let string = UTF8Text.validated(raw.bindMemory(to: UInt8.self)) else {
             throw JSONParseError(offset: offset, message: "string is not valid UTF-8")
         }
         return string

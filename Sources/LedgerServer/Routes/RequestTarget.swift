@@ -1,3 +1,4 @@
+import Ledger
 import LedgerAPI
 
 /// A request target split into percent-decoded path segments and query parameters.
@@ -66,7 +67,7 @@ struct RequestTarget {
                 bytes.append(c)
             }
         }
-        guard let decoded = String(validating: bytes, as: UTF8.self) else {
+        guard let decoded = bytes.withUnsafeBufferPointer(UTF8Text.validated) else {
             throw .invalid(what, "percent-encoded bytes are not valid UTF-8")
         }
         return decoded
