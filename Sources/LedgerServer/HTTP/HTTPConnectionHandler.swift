@@ -205,20 +205,32 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         var buffer = context.channel.allocator.buffer(capacity: response.body.count + 160)
         ResponseFraming.writeResponse(status: response.status, version: version, contentType: response.contentType,
                                       body: response.body, headers: response.headers, keepAlive: keepAlive, into: &buffer)
-        let written = context.writeAndFlush(wrapOutboundOut(buffer))
+        // Only a connection that closes after the answer waits for it to reach the socket; a
+        // kept one asks for no promise (a future per answer otherwise).
+        var written: EventLoopFuture<Void>?
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        } else {
+            written = context.writeAndFlush(wrapOutboundOut(buffer))
+        }
         core.metrics.requestFinished(route: route, nanoseconds: (ContinuousClock.now - started).nanoseconds)
         finishExchange(keepAlive: keepAlive, written: written, context: context)
     }
 
     /// Ends the current exchange once its answer is queued (`written` completes when it is on
-    /// the socket), then serves the requests that arrived behind it.
-    private func finishExchange(keepAlive: Bool, written: EventLoopFuture<Void>, context: ChannelHandlerContext) {
+    /// the socket; the connection closes then when it is not kept), then serves the requests
+    /// that arrived behind it.
+    private func finishExchange(keepAlive: Bool, written: EventLoopFuture<Void>?, context: ChannelHandlerContext) {
         state = .idle
         if !keepAlive {
             ending = true
             timeoutCheck?.cancel()
             timeoutCheck = nil
-            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            if let written {
+                written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
             return
         }
         serveBuffered(context: context)
