@@ -174,7 +174,10 @@ public final class Projection: Sendable {
     /// batch of `events`, later ones winning): no second fold, no lookups. Events the checkpoint
     /// already covers (a rebuild or repair caught up past some of them) are folded from their
     /// records instead, and a gap is filled from the log.
-    public func applyCommitted(_ events: [CommittedEvent], changed: LedgerState) throws {
+    ///
+    /// - Parameter events: any collection, so that the writer can hand over its batches joined
+    ///   (`batches.joined()`) rather than copied into one array.
+    public func applyCommitted<Events: BidirectionalCollection<CommittedEvent>>(_ events: Events, changed: LedgerState) throws {
         guard let first = events.first?.event.seq, let last = events.last?.event.seq else { return }
         let checkpoint = appliedSeq.load(ordering: .acquiring)
         if last <= checkpoint { return }

@@ -42,8 +42,9 @@ extension ProjectionWriter {
     ///
     /// - Returns: the new checkpoint.
     /// - Throws: ``ProjectionError`` `.outOfOrder` or `.refused` when they do not follow.
-    func write(committed events: [CommittedEvent], changed: LedgerState, after checkpoint: Checkpoint) throws -> Checkpoint {
+    func write(committed events: some Collection<CommittedEvent>, changed: LedgerState, after checkpoint: Checkpoint) throws -> Checkpoint {
         var reached = checkpoint
+        let middle = events.count / 2
         for (index, committed) in events.enumerated() {
             let event = committed.event
             guard event.seq == reached.seq + 1 else {
@@ -58,7 +59,7 @@ extension ProjectionWriter {
             }
             try TransitionRows.insert(event, hash: committed.hash, checksum: checksum, with: insertTransition)
             reached = Checkpoint(seq: event.seq, hash: committed.hash, time: event.time)
-            if index == events.count / 2 { Failpoint.midProjection.check() }
+            if index == middle { Failpoint.midProjection.check() }
         }
         // In key order: rows written in order fill B-tree pages instead of splitting them.
         for key in changed.conversations.keys.sorted() {
