@@ -92,9 +92,11 @@ public struct JSONParser: ~Copyable {
         try enter()
         defer { depth -= 1 }
         index += 1
-        var members: [(key: String, value: JSONValue)] = []
         skipWhitespace()
-        if current == UInt8(ascii: "}") { index += 1; return JSONObject(members) }
+        if current == UInt8(ascii: "}") { index += 1; return JSONObject() }
+        // Room for a request body's fields at once, not grown by doubling from one.
+        var members: [(key: String, value: JSONValue)] = []
+        members.reserveCapacity(8)
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw error("an object key (a string) was expected") }
