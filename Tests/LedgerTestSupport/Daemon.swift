@@ -33,7 +33,11 @@ public final class Daemon: @unchecked Sendable {
     private func start(environment: [String: String], waitUntilReady: Bool) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.path("ledgerd"))
-        process.arguments = ["--data-dir", dataDirectory, "--socket", socketPath] + arguments
+        // A long idle timeout unless a test sets its own: on a loaded machine the test process can
+        // be kept from running for a minute (blocking work of other tests on its few threads),
+        // and a connection it opened would then be closed as idle before its first request.
+        let idle = arguments.contains("--idle-timeout") ? [] : ["--idle-timeout", "600"]
+        process.arguments = ["--data-dir", dataDirectory, "--socket", socketPath] + idle + arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
