@@ -9,6 +9,10 @@ public struct HTTPReply: Sendable {
     public var body: [UInt8]
 }
 
+/// The connection was closed before any byte of the request was written: sending it again on
+/// another connection cannot apply it twice.
+struct RequestNotSent: Error {}
+
 /// One keep-alive HTTP/1.1 connection to ledgerd, one exchange at a time.
 final class HTTPConnection: Sendable {
     let channel: any Channel
@@ -55,11 +59,19 @@ final class HTTPConnection: Sendable {
                                 body: buffer, promise: promise, onBody: onBody)
         // If the connection is already gone the handler never sees the exchange: fail it here.
         channel.writeAndFlush(exchange).whenFailure { error in
-            promise.fail(LedgerClientError.connectionLost("write failed: \(error)"))
+            if let error = error as? ChannelError, error == .ioOnClosedChannel {
+                // Closed before the request was written (ledgerd closed it as idle, or is
+                // restarting): nothing was sent, so the caller may send it again.
+                promise.fail(RequestNotSent())
+            } else {
+                promise.fail(LedgerClientError.connectionLost("write failed: \(error)"))
+            }
         }
         do {
             return try await promise.futureResult.get()
         } catch let error as LedgerClientError {
+            throw error
+        } catch let error as RequestNotSent {
             throw error
         } catch {
             throw LedgerClientError.connectionLost("\(error)")

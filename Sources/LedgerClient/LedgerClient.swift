@@ -176,6 +176,8 @@ public final class LedgerClient: Sendable {
                 } else {
                     continuation.finish()
                 }
+            } catch is RequestNotSent {
+                continuation.finish(throwing: Task.isCancelled ? CancellationError() : LedgerClientError.connectionLost("closed by ledgerd before the request was sent"))
             } catch {
                 continuation.finish(throwing: Task.isCancelled ? CancellationError() : error)
             }
@@ -188,14 +190,28 @@ public final class LedgerClient: Sendable {
     // MARK: Transport
 
     /// Any request; for endpoints without a typed call, and for tests.
+    ///
+    /// A request whose connection turns out to be closed before any of it was written (a kept
+    /// connection ledgerd closed as idle, or one this process opened and then could not use
+    /// for longer than `--idle-timeout`) is sent once more on a new connection: nothing of it
+    /// reached ledgerd, so even a write cannot be applied twice.
     public func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil) async throws -> HTTPReply {
         var connection = idle.withLock { $0.popLast() }
         if let existing = connection, !existing.isUsable { existing.close(); connection = nil }
-        let usable: HTTPConnection
+        var usable: HTTPConnection
         if let connection { usable = connection } else { usable = try await HTTPConnection.connect(socketPath: socketPath, group: group) }
         let reply: HTTPReply
         do {
             reply = try await usable.exchange(method: method, path: path, body: body)
+        } catch is RequestNotSent {
+            usable.close()
+            usable = try await HTTPConnection.connect(socketPath: socketPath, group: group)
+            do {
+                reply = try await usable.exchange(method: method, path: path, body: body)
+            } catch {
+                usable.close()
+                throw error is RequestNotSent ? LedgerClientError.connectionLost("closed by ledgerd before the request was sent, twice") : error
+            }
         } catch {
             usable.close()
             throw error
