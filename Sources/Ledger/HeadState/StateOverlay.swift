@@ -51,6 +51,15 @@ extension LedgerState {
         return changed
     }
 
+    /// Lays over `self` every entity of `after` that differs from `before`: the same as
+    /// `take(after.changes(since: before))` without building the changes first (the writer does
+    /// this for every command of every batch).
+    mutating func takeChanges(of after: LedgerState, since before: LedgerState) {
+        for (key, conversation) in after.conversations where before.conversations[key] != conversation { conversations[key] = conversation }
+        for (id, record) in after.sessions where before.sessions[id] != record { sessions[id] = record }
+        for (name, owner) in after.owners where before.owners[name] != owner { owners[name] = owner }
+    }
+
     /// Lays `newer` over `self`: its entities replace those of the same name.
     mutating func take(_ newer: LedgerState) {
         for (key, conversation) in newer.conversations { conversations[key] = conversation }

@@ -59,7 +59,7 @@ extension Ledger {
                     throw refuse(.invariant, error.description)
                 }
                 try txn.put(layout.events, key: LedgerLayout.seqKey(event.seq), value: record, append: true)
-                changed.take(after.changes(since: before))
+                changed.takeChanges(of: after, since: before)
                 appended.append(event)
                 head = LedgerHead(seq: event.seq, hash: hash, time: event.time)
                 imported += 1

@@ -262,7 +262,7 @@ public final class Ledger: Sendable {
                         for committed in sealed {
                             try txn.put(layout.events, key: LedgerLayout.seqKey(committed.event.seq), value: committed.stored, append: true)
                         }
-                        changed.take(after.changes(since: slice))
+                        changed.takeChanges(of: after, since: slice)
                         outcomes.append(.accepted(events: events.count..<(events.count + sealed.count),
                                                   conversation: key.map { after.conversation($0) }))
                         events += sealed
