@@ -63,13 +63,20 @@ enum FuzzTarget: UInt8, CaseIterable {
     /// that the state machine validates without crashing and whose canonical encoding is a
     /// fixed point of read-then-write.
     private static func transitionBody(_ bytes: UnsafeRawBufferPointer) {
-        guard let value = try? JSONParser.parse(bytes) else { return }
+        // The one-pass reader of the common shape answers only what the full way answers too.
+        let common = TransitionBody.readCommonShape(bytes)
+        guard let value = try? JSONParser.parse(bytes) else {
+            require(common == nil, "the common-shape reader took a body that is not JSON: \(String(decoding: bytes, as: UTF8.self))")
+            return
+        }
         let request: TransitionRequest
         do { request = try TransitionBody.read(value) } catch {
+            require(common == nil, "the common-shape reader took a body the full way refuses (\(error.message)): \(String(decoding: bytes, as: UTF8.self))")
             require(error.status == 400 && error.code == "invalid_request" && error.field != nil,
                     "a bad body answered \(error.status) \(error.code) (field \(error.field ?? "none")), not 400 invalid_request naming the field")
             return
         }
+        if let common { require(common == request, "the common-shape reader read \(common), the full way \(request)") }
         _ = SessionMachine.validate(.transition(key: "k", request))
         let once = reread(TransitionBody.encode(request), TransitionBody.read)
         let twice = reread(TransitionBody.encode(once), TransitionBody.read)

@@ -79,3 +79,76 @@ import Testing
         _ = try TransitionBody.read(try JSONParser.parse(#"{"type": "resumed", "sessionId": "S1", "expectedVersion": 1, "reason": null}"#))
     }
 }
+
+/// The one-pass reader of a transition body's common shape against the full way (JSON tree,
+/// then fields): whatever it reads, the full way reads the same; what it declines, the full way
+/// still reads or refuses.
+@Suite struct TransitionBodyCommonShapeTests {
+    static func full(_ text: String) -> TransitionRequest? {
+        guard let value = try? JSONParser.parse(text) else { return nil }
+        return try? TransitionBody.read(value)
+    }
+
+    static func common(_ text: String) -> TransitionRequest? {
+        Array(text.utf8).withUnsafeBytes { TransitionBody.readCommonShape($0) }
+    }
+
+    @Test func theShapesClientsSendAreReadInOnePass() {
+        for text in [#"{"type":"created","sessionId":"S1","expectedVersion":0}"#,
+                     #"{"type":"resumed","sessionId":"S1","expectedVersion":3,"owner":"rt","epoch":7}"#,
+                     #"{ "type" : "errored" , "sessionId":"S1","reason":"error_during_execution","reportedSessionId":"S2" }"#,
+                     #"{"reason":"user reset","type":"cleared"}"#,
+                     "{\n\t\"type\": \"cleared\",\r\n \"sessionId\": \"café-☕\"\n}",
+                     #"{"type":"resumed","sessionId":"S","expectedVersion":9223372036854775807}"#,
+                     #"{"type":"created","sessionId":"S1","expectedVersion":0,"environment":{"host":"h","volume":"v","cwd":"/w","provider":"p"}}"#,
+                     #"{"environment":{ "cwd" : "/w" },"type":"created","sessionId":"S1","expectedVersion":0}"#,
+                     #"{"type":"created","sessionId":"S1","expectedVersion":0,"environment":{}}"#] {
+            let common = Self.common(text)
+            #expect(common != nil, "\(text)")
+            #expect(common == Self.full(text), "\(text)")
+        }
+    }
+
+    @Test func everythingElseIsLeftToTheFullWay() {
+        for text in [#"{"type":"created","sessionId":"S1","expectedVersion":0,"environment":{"host":"h","host":"i"}}"#,
+                     #"{"type":"created","sessionId":"S1","expectedVersion":0,"environment":{"region":"eu"}}"#,
+                     #"{"type":"created","sessionId":"S1","expectedVersion":0,"environment":{"host":null}}"#,
+                     #"{"type":"created","sessionId":"S1","expectedVersion":0,"environment":null}"#,
+                     #"{"type":"resumed","sessionId":"S\u0031","expectedVersion":1}"#,
+                     #"{"type":"resumed","sessionId":null,"expectedVersion":1}"#,
+                     #"{"type":"resumed","expectedVersion":1.0}"#, #"{"type":"resumed","expectedVersion":1e2}"#,
+                     #"{"type":"resumed","expectedVersion":-1}"#, #"{"type":"resumed","expectedVersion":01}"#,
+                     #"{"type":"resumed","expectedVersion":9223372036854775808}"#,
+                     #"{"type":"resumed","type":"cleared"}"#, #"{"type":"resumed","sessionid":"S"}"#,
+                     #"{"type":"paused"}"#, #"{"sessionId":"S"}"#, "{}", "", "[]", #"{"type":"cleared"} x"#,
+                     #"{"type":"cleared",}"#, "{\"type\":\"cleared\",\"reason\":\"a\u{01}b\"}", #"{"type":"cleared""#] {
+            #expect(Self.common(text) == nil, "\(text)")
+        }
+    }
+
+    @Test func mutatedBodiesAreNeverReadDifferently() {
+        var random = SplitMix64(seed: 11)
+        let seeds = [#"{"type":"created","sessionId":"S1","expectedVersion":0,"owner":"rt","epoch":2}"#,
+                     #"{"type":"created","sessionId":"S1","expectedVersion":0,"environment":{"host":"h","cwd":"/w"}}"#,
+                     #"{"type":"errored","sessionId":"S1","reason":"boom","reportedSessionId":"S2"}"#]
+        let replacements = Array(#"{}[]":,\ 0123456789-.eE"aStn"#.utf8)
+        let insertions = Array(#" ",:0\9}"#.utf8)
+        var readInOnePass = 0
+        for round in 0..<20_000 {
+            var bytes = Array(seeds[round % seeds.count].utf8)
+            for _ in 0..<Int(1 + random.next() % 2) where !bytes.isEmpty {
+                let at = Int(random.next() % UInt64(bytes.count))
+                switch random.next() % 3 {
+                case 0: bytes[at] = replacements[Int(random.next() % UInt64(replacements.count))]
+                case 1: bytes.remove(at: at)
+                default: bytes.insert(insertions[Int(random.next() % UInt64(insertions.count))], at: at)
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            guard let common = Self.common(text) else { continue }
+            readInOnePass += 1
+            #expect(common == Self.full(text), "\(text)")
+        }
+        #expect(readInOnePass > 1_000, "the mutations kept the common shape \(readInOnePass) times")
+    }
+}

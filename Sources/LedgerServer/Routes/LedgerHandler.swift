@@ -276,7 +276,9 @@ public final class LedgerHandler: Sendable {
     // MARK: Writes
 
     private func transition(key: String, _ request: APIRequest, on eventLoop: any EventLoop) throws -> EventLoopFuture<APIResponse> {
-        let body = try TransitionBody.read(try parseBody(request))
+        // The common shape is read in one pass; anything else (and every refusal) the full way.
+        let common = request.body.flatMap { $0.withUnsafeReadableBytes(TransitionBody.readCommonShape) }
+        let body = try common ?? TransitionBody.read(try parseBody(request))
         let command = Command.transition(key: key, body)
         if let problem = SessionMachine.validate(command) { throw APIError(problem) }
         let promise = eventLoop.makePromise(of: APIResponse.self)
