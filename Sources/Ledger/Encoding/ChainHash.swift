@@ -27,7 +27,7 @@ public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
         guard utf8.count == 64 else { return nil }
         var bytes = [UInt8](repeating: 0, count: 32)
         for i in 0..<32 {
-            guard let hi = Self.nibble(utf8[2 * i]), let lo = Self.nibble(utf8[2 * i + 1]) else { return nil }
+            guard let hi = HexDigit.value(utf8[2 * i]), let lo = HexDigit.value(utf8[2 * i + 1]) else { return nil }
             bytes[i] = hi << 4 | lo
         }
         self.init(bytes: bytes.withUnsafeBytes { $0 })!
@@ -72,13 +72,4 @@ public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { hex }
-
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 }

@@ -1,3 +1,4 @@
+import Ledger
 import LedgerAPI
 import NIOCore
 import NIOHTTP1
@@ -426,7 +427,7 @@ extension RequestParser {
     static func chunkSize(_ line: UnsafeRawBufferPointer) throws(APIError) -> Int {
         var size = 0
         var index = 0
-        while index < line.count, let digit = Byte.hexValue(line[index]) {
+        while index < line.count, let digit = HexDigit.value(line[index]) {
             guard size <= Int.max >> 4 else { throw .malformedHTTP("a chunk size overflows") }
             size = size << 4 | Int(digit)
             index += 1
@@ -514,15 +515,6 @@ private enum Byte {
 
     static func isDigit(_ byte: UInt8) -> Bool {
         byte >= zero && byte <= UInt8(ascii: "9")
-    }
-
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {

@@ -57,7 +57,7 @@ struct RequestTarget {
         while let c = iterator.next() {
             switch c {
             case UInt8(ascii: "%"):
-                guard let h = iterator.next().flatMap(hexValue), let l = iterator.next().flatMap(hexValue) else {
+                guard let h = iterator.next().flatMap(HexDigit.value), let l = iterator.next().flatMap(HexDigit.value) else {
                     throw .invalid(what, "malformed percent-encoding in '\(text)'")
                 }
                 bytes.append(h << 4 | l)
@@ -71,15 +71,6 @@ struct RequestTarget {
             throw .invalid(what, "percent-encoded bytes are not valid UTF-8")
         }
         return decoded
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// A non-negative integer query parameter, or nil when absent.
