@@ -308,8 +308,16 @@ final class HeadStateStore: @unchecked Sendable {
         guard let environment, let layout else { return }
         try environment.write { txn in
             guard try layout.applied(in: txn).seq < overlay.position.seq else { return }
+            // In key order: each put then lands on or next to the leaf the one before it dirtied,
+            // so with many more keys than a write-back holds (1M conversations) the B-tree
+            // descents stay in the CPU's caches and each dirty page is shared by neighbours.
+            // A conversation's index entries (key ‖ 0x01 ‖ seq) sort just before its state.
+            let keys = overlay.index.isEmpty ? overlay.state.conversations.keys.sorted()
+                : Set(overlay.state.conversations.keys).union(overlay.index.keys).sorted()
             var written = 0
-            for (key, conversation) in overlay.state.conversations {
+            for key in keys {
+                for seq in overlay.index[key] ?? [] { try txn.put(layout.conversations, key: StateLayout.indexKey(key, seq), value: []) }
+                guard let conversation = overlay.state.conversations[key] else { continue }
                 let stateKey = StateLayout.stateKey(key)
                 let old = try txn.get(layout.conversations, key: stateKey).map { try StateCodec.decodeConversation(key: key, $0) }
                 try txn.put(layout.conversations, key: stateKey, value: StateCodec.encode(conversation))
@@ -322,14 +330,11 @@ final class HeadStateStore: @unchecked Sendable {
                 written += 1
                 if written == max(1, overlay.state.conversations.count / 2) { Failpoint.midWriteBack.check() }
             }
-            for (id, record) in overlay.state.sessions {
-                try txn.put(layout.sessions, key: Array(id.utf8), value: StateCodec.encode(record))
+            for id in overlay.state.sessions.keys.sorted() {
+                try txn.put(layout.sessions, key: Array(id.utf8), value: StateCodec.encode(overlay.state.sessions[id]!))
             }
-            for (name, owner) in overlay.state.owners {
-                try txn.put(layout.owners, key: Array(name.utf8), value: StateCodec.encode(owner))
-            }
-            for (key, seqs) in overlay.index {
-                for seq in seqs { try txn.put(layout.conversations, key: StateLayout.indexKey(key, seq), value: []) }
+            for name in overlay.state.owners.keys.sorted() {
+                try txn.put(layout.owners, key: Array(name.utf8), value: StateCodec.encode(overlay.state.owners[name]!))
             }
             try layout.setApplied(overlay.position, in: txn)
         }
