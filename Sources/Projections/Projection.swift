@@ -175,16 +175,24 @@ public final class Projection: Sendable {
     /// already covers (a rebuild or repair caught up past some of them) are folded from their
     /// records instead, and a gap is filled from the log.
     ///
-    /// - Parameter events: any collection, so that the writer can hand over its batches joined
-    ///   (`batches.joined()`) rather than copied into one array.
-    public func applyCommitted<Events: BidirectionalCollection<CommittedEvent>>(_ events: Events, changed: LedgerState) throws {
-        guard let first = events.first?.event.seq, let last = events.last?.event.seq else { return }
+    /// - Parameter events: the events, in order.
+    public func applyCommitted(_ events: [CommittedEvent], changed: LedgerState) throws {
+        try applyCommitted(batches: [events], changed: changed)
+    }
+
+    /// ``applyCommitted(_:changed:)`` for events committed in several batches, in order: the
+    /// writer hands its batches over as they are rather than copied into one array (a second's
+    /// batches hold tens of thousands of events), and they are walked batch by batch (a joined
+    /// lazy collection cost a tenth of the projection thread in its iterator alone).
+    public func applyCommitted(batches: [[CommittedEvent]], changed: LedgerState) throws {
+        guard let first = batches.first(where: { !$0.isEmpty })?.first?.event.seq,
+              let last = batches.last(where: { !$0.isEmpty })?.last?.event.seq else { return }
         let checkpoint = appliedSeq.load(ordering: .acquiring)
         if last <= checkpoint { return }
         if first == checkpoint + 1 {
             do {
                 let reached = try pool.write { db -> UInt64 in
-                    try ProjectionWriter(db).write(committed: events, changed: changed, after: try CheckpointRow.read(db)).seq
+                    try ProjectionWriter(db).write(committed: batches, changed: changed, after: try CheckpointRow.read(db)).seq
                 }
                 appliedSeq.store(reached, ordering: .releasing)
             } catch {
@@ -192,7 +200,7 @@ public final class Projection: Sendable {
             }
             return
         }
-        let pending = events.drop { $0.event.seq <= checkpoint }
+        let pending = batches.joined().drop { $0.event.seq <= checkpoint }
         if pending.first?.event.seq == checkpoint + 1 {
             try apply(Array(pending))
         } else {

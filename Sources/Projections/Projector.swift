@@ -42,24 +42,28 @@ extension ProjectionWriter {
     ///
     /// - Returns: the new checkpoint.
     /// - Throws: ``ProjectionError`` `.outOfOrder` or `.refused` when they do not follow.
-    func write(committed events: some Collection<CommittedEvent>, changed: LedgerState, after checkpoint: Checkpoint) throws -> Checkpoint {
+    func write(committed batches: [[CommittedEvent]], changed: LedgerState, after checkpoint: Checkpoint) throws -> Checkpoint {
         var reached = checkpoint
-        let middle = events.count / 2
-        for (index, committed) in events.enumerated() {
-            let event = committed.event
-            guard event.seq == reached.seq + 1 else {
-                throw ProjectionError(.outOfOrder, "seq \(event.seq) refused at checkpoint \(reached.seq)")
-            }
-            let checksum = try committed.stored.withUnsafeBytes { bytes in
-                let parts = try StoredRecord.parts(bytes)
-                guard ChainHash.link(after: reached.hash, stored: parts.hashed) == committed.hash, parts.storedHash == committed.hash else {
-                    throw ProjectionError(.refused, "seq \(event.seq) does not chain from the checkpoint's hash: not the log this projection follows")
+        let middle = batches.reduce(0) { $0 + $1.count } / 2
+        var index = 0
+        for batch in batches {
+            for committed in batch {
+                let event = committed.event
+                guard event.seq == reached.seq + 1 else {
+                    throw ProjectionError(.outOfOrder, "seq \(event.seq) refused at checkpoint \(reached.seq)")
                 }
-                return parts.storedChecksum
+                let checksum = try committed.stored.withUnsafeBytes { bytes in
+                    let parts = try StoredRecord.parts(bytes)
+                    guard ChainHash.link(after: reached.hash, stored: parts.hashed) == committed.hash, parts.storedHash == committed.hash else {
+                        throw ProjectionError(.refused, "seq \(event.seq) does not chain from the checkpoint's hash: not the log this projection follows")
+                    }
+                    return parts.storedChecksum
+                }
+                try TransitionRows.insert(event, hash: committed.hash, checksum: checksum, with: insertTransition)
+                reached = Checkpoint(seq: event.seq, hash: committed.hash, time: event.time)
+                if index == middle { Failpoint.midProjection.check() }
+                index += 1
             }
-            try TransitionRows.insert(event, hash: committed.hash, checksum: checksum, with: insertTransition)
-            reached = Checkpoint(seq: event.seq, hash: committed.hash, time: event.time)
-            if index == middle { Failpoint.midProjection.check() }
         }
         // In key order: rows written in order fill B-tree pages instead of splitting them.
         for key in changed.conversations.keys.sorted() {
