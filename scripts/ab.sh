@@ -16,11 +16,15 @@
 # ran before it.
 #
 # Environment: CLIENTS (64), KEYS (10000), DURATION (8 s measured after 2 s of warm-up),
-# SAMPLE (5 s of per-thread CPU), ARGS (more ledger-bench options, e.g. "--data-dir /tmp/k1m").
+# SAMPLE (5 s of per-thread CPU), ARGS (more ledger-bench options), COPY_OF (a populated data
+# directory, copied afresh before every run and the run pointed at the copy, so that every run
+# starts from the same ledger: `ledger-bench populate --data-dir /tmp/k1m --events 1200000
+# --keys 1000000 --fill-keys` then `ledger-bench rebuild --data-dir /tmp/k1m`, and
+# COPY_OF=/tmp/k1m KEYS=1000000).
 set -euo pipefail
 
 if [ $# -lt 3 ]; then
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 rounds=$1; shift
@@ -47,13 +51,19 @@ thread_ticks() {
 }
 
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+scratch=$(mktemp -d)/data
+trap 'rm -rf "$out" "$(dirname "$scratch")"' EXIT
 hz=$(getconf CLK_TCK)
 for round in $(seq 1 "$rounds"); do
     for dir in "$@"; do
         if pgrep -x ledgerd > /dev/null; then echo "ab.sh: another ledgerd is running; stop it first" >&2; exit 1; fi
+        data=()
+        if [ -n "${COPY_OF:-}" ]; then
+            rm -rf "$scratch"; cp -a "$COPY_OF" "$scratch"; sync
+            data=(--data-dir "$scratch")
+        fi
         # shellcheck disable=SC2086 # ARGS is a list of options
-        "$dir/ledger-bench" transitions --clients "$clients" --keys "$keys" --duration "$duration" ${ARGS:-} > "$out" 2>&1 &
+        "$dir/ledger-bench" transitions --clients "$clients" --keys "$keys" --duration "$duration" "${data[@]}" ${ARGS:-} > "$out" 2>&1 &
         bench=$!
         sleep $(( 2 + (duration - sample) / 2 ))
         pid=$(pgrep -x ledgerd || true)
