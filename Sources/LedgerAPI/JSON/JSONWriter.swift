@@ -47,10 +47,20 @@ public struct JSONWriter: Sendable {
 
     /// An object key; the next call writes its value.
     public mutating func key(_ name: StaticString) {
-        separate()
-        bytes.append(UInt8(ascii: "\""))
-        append(name)
-        append("\":")
+        // Comma, quotes, name and colon assembled on the stack and appended in one copy: every
+        // answer and replay line has a dozen keys, and each append checks the array again.
+        let count = name.utf8CodeUnitCount
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count + 4) { buffer in
+            var end = 0
+            if needsComma { buffer[0] = UInt8(ascii: ","); end = 1 }
+            buffer[end] = UInt8(ascii: "\"")
+            UnsafeMutableBufferPointer(rebasing: buffer[(end + 1)...]).baseAddress!
+                .update(from: name.utf8Start, count: count)
+            end += 1 + count
+            buffer[end] = UInt8(ascii: "\"")
+            buffer[end + 1] = UInt8(ascii: ":")
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<(end + 2)]))
+        }
         needsComma = false
     }
 
