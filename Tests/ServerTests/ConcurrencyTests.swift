@@ -61,12 +61,13 @@ import Testing
 
     /// Under concurrency, commits are grouped: fewer batches than commands.
     /// Committed writes wait for the projection only while nothing needs them. With both
-    /// lingers at 30 s, an answered write leaves the projection behind (status shows it). The
+    /// lingers at their longest (60 s, so that a stall of the machine does not run them out
+    /// mid-test), an answered write leaves the projection behind (status shows it). The
     /// current state is answered from the ledger's head state at once and leaves the projection
     /// lingering; a history read, which needs the projection, ends the wait and is answered with
     /// the write long before the linger would have run out.
     @Test func aProjectionReadEndsTheLingerAndTheCurrentStateNeedsNone() async throws {
-        let daemon = try Daemon(arguments: ["--projection-linger-ms", "30000", "--projection-linger-busy-ms", "30000"])
+        let daemon = try Daemon(arguments: ["--projection-linger-ms", "60000", "--projection-linger-busy-ms", "60000"])
         let client = daemon.client()
         func projectionBehind() async throws -> Bool {
             guard case .object(let status) = try await client.status() else { Issue.record("status is not an object"); return false }
@@ -92,7 +93,7 @@ import Testing
         #expect(try await projectionBehind(), "the current state was answered without the projection")
         let asked = ContinuousClock.now
         let history = try await client.history(key)
-        #expect(ContinuousClock.now - asked < .seconds(10), "the history read ended the 30 s linger")
+        #expect(ContinuousClock.now - asked < .seconds(10), "the history read ended the 60 s linger")
         #expect(history.map(\.event.version) == [1])
         #expect(try await !projectionBehind())
     }
