@@ -81,16 +81,31 @@ import Testing
         // ledgerd's background check applies what waits when it runs; after it, writes linger.
         #expect(try await daemon.startupCheckOutcome() == "ok")
         var key = ""
-        var lingering = false
-        for attempt in 0..<20 where !lingering {
-            key = "k\(attempt)"
-            _ = try await client.transition(key, .created("s\(attempt)", expectedVersion: 0))
-            lingering = try await projectionBehind()
+        var answeredWithoutProjection = false
+        // A round whose linger ran out anyway (the machine stalled for most of a minute, as CI
+        // machines sometimes do) proves nothing either way and is run again with a new key.
+        for round in 0..<3 where !answeredWithoutProjection {
+            var lingering = false
+            var written = ContinuousClock.now
+            for attempt in 0..<20 where !lingering {
+                key = "k\(round)-\(attempt)"
+                written = ContinuousClock.now
+                _ = try await client.transition(key, .created("s\(round)-\(attempt)", expectedVersion: 0))
+                lingering = try await projectionBehind()
+            }
+            guard lingering else {
+                Issue.record("an answered write waits for the projection while no read needs it")
+                return
+            }
+            let current = try await client.session(key)
+            #expect(current.version == 1 && current.isActive && current.sessionId != nil)
+            answeredWithoutProjection = try await projectionBehind()
+            if !answeredWithoutProjection && ContinuousClock.now - written < .seconds(50) {
+                Issue.record("the current-state read made the projection apply: it was not answered without it")
+                return
+            }
         }
-        #expect(lingering, "an answered write waits for the projection while no read needs it")
-        let current = try await client.session(key)
-        #expect(current.version == 1 && current.isActive && current.sessionId != nil)
-        #expect(try await projectionBehind(), "the current state was answered without the projection")
+        #expect(answeredWithoutProjection, "three rounds in a row outlasted the 60 s linger")
         let asked = ContinuousClock.now
         let history = try await client.history(key)
         #expect(ContinuousClock.now - asked < .seconds(10), "the history read ended the 60 s linger")
