@@ -69,7 +69,7 @@ import Testing
             return nil
         }
         // Written only once ledgerd counts the follower (`followers` in the status); a fixed
-        // sleep lost that race once on a loaded machine.
+        // sleep can lose that race on a loaded machine.
         var subscribed = false
         for _ in 0..<500 where !subscribed {
             if case .object(let status) = try await c.status(), case .number(let followers)? = status["followers"],
