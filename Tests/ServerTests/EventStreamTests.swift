@@ -80,9 +80,27 @@ import Testing
             }
         }
         #expect(subscribed, "the follow stream was never counted")
+        // The longest gap between 50 ms ticks: a machine that stops for most of a minute (seen
+        // in fresh-clone CI runs) delays the delivery without the linger having anything to do
+        // with it, and shows here as a gap of that size.
+        let ticker = Task { () -> Duration in
+            var longest = Duration.zero
+            var last = ContinuousClock.now
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+                let now = ContinuousClock.now
+                longest = max(longest, now - last)
+                last = now
+            }
+            return longest
+        }
         let written = ContinuousClock.now
         _ = try await c.transition("k", .created("s1", expectedVersion: 0))
         #expect(try await received.value == 1)
-        #expect(ContinuousClock.now - written < .seconds(10), "the follower waited for the 60 s linger")
+        let took = ContinuousClock.now - written
+        ticker.cancel()
+        let stall = await ticker.value
+        #expect(took < .seconds(10) || stall > took / 2,
+                "the follower waited \(took) for the 60 s linger (longest stall of the machine meanwhile: \(stall))")
     }
 }
