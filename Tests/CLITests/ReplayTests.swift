@@ -86,6 +86,49 @@ import Testing
         #expect(jsonLines(damaged.stdout).compactMap { number($0, "seq") } == Array(1...9))
     }
 
+    /// `--json` over more than one chunk of the log is rendered on several threads: the bytes
+    /// are those one thread writes, with filters and ranges, and a damaged record stops the
+    /// replay after every event before it, as it does on one thread.
+    @Test func replayOnSeveralThreadsWritesWhatOneThreadWrites() async throws {
+        let directory = TemporaryDirectory("rp")
+        let data = directory.join("data")
+        do {
+            // 20,000 events (two full chunks of 8,192 and a part), written straight to the log.
+            try FileManager.default.createDirectory(atPath: data + "/log", withIntermediateDirectories: true)
+            let ledger = try Ledger.open(directory: data + "/log")
+            var versions = [UInt64](repeating: 0, count: 250)
+            for batch in 0..<80 {
+                let commands = (0..<250).map { index in
+                    CommandEnvelope(.transition(key: "k\(index)", .created("s\(batch)-\(index)", expectedVersion: versions[index],
+                                                                            owner: index % 3 == 0 ? "rt-a" : "rt-b")))
+                }
+                let result = try ledger.append(commands, now: 1_700_000_000_000_000 + Int64(batch))
+                #expect(result.events.count == 250)
+                for index in versions.indices { versions[index] += 1 }
+            }
+            try ledger.writeBackHeadState()
+        }
+        for selection in [[String](), ["--owner", "rt-a"], ["--session", "s3-7"], ["--from", "8000", "--to", "16500"]] {
+            let one = try ledgerctl(["replay", "--data-dir", data, "--json", "--threads", "1"] + selection)
+            let three = try ledgerctl(["replay", "--data-dir", data, "--json", "--threads", "3"] + selection)
+            #expect(one.status == 0 && three.status == 0, "\(selection): \(one.stderr)\(three.stderr)")
+            #expect(three.stdout == one.stdout, "\(selection)")
+            #expect(!one.stdout.isEmpty, "\(selection)")
+        }
+        let all = jsonLines(try ledgerctl("replay", "--data-dir", data, "--json", "--threads", "2").stdout)
+        #expect(all.compactMap { number($0, "seq") } == Array(1...20_000))
+
+        // Damage in the third chunk: everything before it is written, then exit 1.
+        let copy = try LogDamage.copy(of: data, into: directory, name: "copy")
+        try LogDamage.flipByte(inRecord: 17_000, of: copy)
+        let damaged = try ledgerctl("replay", "--data-dir", copy, "--json", "--threads", "2")
+        let sequential = try ledgerctl("replay", "--data-dir", copy, "--json", "--threads", "1")
+        #expect(damaged.status == 1 && sequential.status == 1)
+        #expect(damaged.stderr.contains("seq 17000 is damaged"), "\(damaged.stderr)")
+        #expect(damaged.stdout == sequential.stdout)
+        #expect(jsonLines(damaged.stdout).compactMap { number($0, "seq") } == Array(1...16_999))
+    }
+
     /// `ledgerctl replay | head` ends quietly when head stops reading.
     @Test func replayIntoAClosedPipeExitsQuietly() async throws {
         let daemon = try Daemon()

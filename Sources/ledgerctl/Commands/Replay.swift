@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Ledger
 import LedgerAPI
 
@@ -29,8 +30,13 @@ struct Replay: ParsableCommand {
     @Option(help: "Before this time (same forms).") var until: String?
     @OptionGroup var format: FormatOptions
     @Flag(help: "Check checksums, the hash chain and I1-I3 while streaming.") var verify = false
+    @Option(help: "Threads that render --json output (default: one per core, at most 4; 1: no extra threads).") var threads: Int?
+
+    /// Events per chunk a render thread takes (a few MB of JSON).
+    static let chunkSize: UInt64 = 8_192
 
     func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let from, let to, from > to { throw ValidationError("--from \(from) is after --to \(to)") }
         if let since { _ = try TimeArgument.parse(since) }
         if let until { _ = try TimeArgument.parse(until) }
@@ -106,6 +112,15 @@ struct Replay: ParsableCommand {
                 }
                 return nil
             }
+            let renderThreads = threads ?? min(4, ProcessInfo.processInfo.activeProcessorCount)
+            if json && renderThreads > 1 && last - first >= Self.chunkSize {
+                let chunks = OrderedChunks(first: first, last: last, chunkSize: Self.chunkSize, threads: renderThreads)
+                let filter = EventFilter(owner: owner, session: session)
+                output.flush()
+                try chunks.run(render: { range in Self.renderJSON(range, of: ledger, filter: filter) },
+                               write: { output.writeBlock($0) })
+                return nil
+            }
             try snapshot.forEachRecord(from: first, through: last) { seq, record in
                 let decoded = try Self.decode(record, seq: seq)
                 if matches(decoded.event) { emit(decoded) }
@@ -117,6 +132,39 @@ struct Replay: ParsableCommand {
         output.flush()
         if let failure {
             throw CLIError.failed("verification failed at seq \(failure.seq): \(failure.kind.rawValue): \(failure.message)")
+        }
+    }
+
+    /// Which events a replay over a range of seqs prints (the key filter reads its own index).
+    struct EventFilter: Sendable {
+        var owner: String?
+        var session: String?
+
+        func matches(_ event: Event) -> Bool {
+            if let owner, event.owner != owner { return false }
+            if let session, event.sessionId != session && event.reportedSessionId != session && event.supersedes != session { return false }
+            return true
+        }
+    }
+
+    /// NDJSON of the events of `range` that pass `filter`, from a read transaction of its own
+    /// (a render thread's).
+    static func renderJSON(_ range: ClosedRange<UInt64>, of ledger: Ledger, filter: EventFilter) -> OrderedChunks.Rendered {
+        var writer = JSONWriter(capacity: Int(range.upperBound - range.lowerBound + 1) * 384)
+        do {
+            _ = try ledger.read { snapshot in
+                try snapshot.forEachRecord(from: range.lowerBound, through: range.upperBound) { seq, record in
+                    let decoded = try Self.decode(record, seq: seq)
+                    if filter.matches(decoded.event) {
+                        EventJSON.write(decoded, into: &writer)
+                        writer.newline()
+                    }
+                    return true
+                }
+            }
+            return OrderedChunks.Rendered(bytes: writer.bytes)
+        } catch {
+            return OrderedChunks.Rendered(bytes: writer.bytes, error: error)
         }
     }
 

@@ -33,10 +33,21 @@ final class Output: @unchecked Sendable {
         write("\n")
     }
 
+    /// Writes a large block as it is, after what is buffered, without copying it into the buffer.
+    func writeBlock(_ bytes: [UInt8]) {
+        flush()
+        bytes.withUnsafeBytes { writeAll($0) }
+    }
+
     func flush() {
+        buffer.withUnsafeBytes { writeAll($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) {
         var offset = 0
-        while offset < buffer.count {
-            let written = buffer.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+        while offset < bytes.count {
+            let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
                 if errno == EPIPE { exit(0) }
@@ -44,7 +55,6 @@ final class Output: @unchecked Sendable {
             }
             offset += written
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 
     /// A message on stderr (never buffered).
