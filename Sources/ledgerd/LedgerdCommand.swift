@@ -54,7 +54,7 @@ struct LedgerdCommand: AsyncParsableCommand {
     var maxBatch: Int = env("LEDGERD_MAX_BATCH").flatMap { Int($0) } ?? 1_024
 
     @Option(help: "Milliseconds writes arriving one at a time may wait to be projected together when no read needs them (0: at once). [env: LEDGERD_PROJECTION_LINGER_MS]")
-    var projectionLingerMs: Double = env("LEDGERD_PROJECTION_LINGER_MS").flatMap { Double($0) } ?? 2
+    var projectionLingerMs: Double = env("LEDGERD_PROJECTION_LINGER_MS").flatMap { Double($0) } ?? 1_000
 
     @Option(help: "The same, when commit batches carry concurrent writers (4 events or more). [env: LEDGERD_PROJECTION_LINGER_BUSY_MS]")
     var projectionLingerBusyMs: Double = env("LEDGERD_PROJECTION_LINGER_BUSY_MS").flatMap { Double($0) } ?? 1_000
