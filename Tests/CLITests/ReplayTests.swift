@@ -117,6 +117,11 @@ import Testing
         }
         let all = jsonLines(try ledgerctl("replay", "--data-dir", data, "--json", "--threads", "2").stdout)
         #expect(all.compactMap { number($0, "seq") } == Array(1...20_000))
+        // A reader that stops early ends the replay quietly, render threads and all.
+        let script = "set -o pipefail; '\(Binaries.path("ledgerctl"))' replay --data-dir '\(data)' --json --threads 2 | head -n 2"
+        let piped = try Subprocess.run("/bin/bash", ["-c", script])
+        #expect(piped.status == 0 && piped.stderr.isEmpty, "exit \(piped.status): \(piped.stderr)")
+        #expect(piped.stdout.split(separator: "\n").count == 2)
 
         // Damage in the third chunk: everything before it is written, then exit 1.
         let copy = try LogDamage.copy(of: data, into: directory, name: "copy")
