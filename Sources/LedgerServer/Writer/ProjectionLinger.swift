@@ -8,8 +8,8 @@
 /// better with the long wait (1-client p99 0.26–0.39 ms in 9 of 10 runs against 0.75–1.43 ms):
 /// a SQLite transaction every few milliseconds rewrote the same pages into the WAL (2.3 times
 /// the `pwrite` calls), which the checkpoint copies and flushes every 50 ms in front of the
-/// writer's own flushes (see docs/performance.md, "The 1-client tail"). Either way writes are answered once durable, and a read that needs
-/// the projection ends the wait at once.
+/// writer's own flushes (see docs/performance.md, "The 1-client tail"). Either way writes are
+/// answered once durable, and a read that needs the projection ends the wait at once.
 ///
 /// A read that ends the wait then waits itself for everything held back, and a follow stream
 /// (`GET /v1/events?follow`) gets events once they are projected; so the long wait is kept for
