@@ -19,12 +19,12 @@ import Testing
     func ledger(_ journey: (StoreKind) async throws -> JourneyReport) async throws -> (JourneyReport, [LoggedEvent]) {
         let daemon = try Daemon()
         let report = try await journey(.ledger(socket: daemon.socketPath))
-        let replay = try Subprocess.run(Binaries.path("ledgerctl"), ["replay", "--data-dir", daemon.dataDirectory, "--key", report.key, "--json"])
+        let replay = try await Subprocess.runAwaiting(Binaries.path("ledgerctl"), ["replay", "--data-dir", daemon.dataDirectory, "--key", report.key, "--json"])
         #expect(replay.status == 0, "\(replay.stderr)")
         let audit = try replay.stdout.split(separator: "\n").map { try EventJSON.read(try JSONParser.parse(String($0))) }
-        let human = try Subprocess.run(Binaries.path("ledgerctl"), ["replay", "--data-dir", daemon.dataDirectory, "--key", report.key])
+        let human = try await Subprocess.runAwaiting(Binaries.path("ledgerctl"), ["replay", "--data-dir", daemon.dataDirectory, "--key", report.key])
         #expect(human.stdout.contains(report.key))
-        #expect(try Subprocess.run(Binaries.path("ledgerctl"), ["verify", "--data-dir", daemon.dataDirectory]).status == 0)
+        #expect(try await Subprocess.runAwaiting(Binaries.path("ledgerctl"), ["verify", "--data-dir", daemon.dataDirectory]).status == 0)
         return (report, audit)
     }
 

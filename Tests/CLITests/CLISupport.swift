@@ -5,13 +5,13 @@ import LedgerClient
 import LedgerTestSupport
 import Testing
 
-/// Runs the built `ledgerctl`.
-func ledgerctl(_ arguments: String..., environment: [String: String] = [:]) throws -> CommandResult {
-    try Subprocess.run(Binaries.path("ledgerctl"), arguments, environment: environment)
+/// Runs the built `ledgerctl`, off the cooperative pool (see `offThePool`).
+func ledgerctl(_ arguments: String..., environment: [String: String] = [:]) async throws -> CommandResult {
+    try await Subprocess.runAwaiting(Binaries.path("ledgerctl"), arguments, environment: environment)
 }
 
-func ledgerctl(_ arguments: [String]) throws -> CommandResult {
-    try Subprocess.run(Binaries.path("ledgerctl"), arguments)
+func ledgerctl(_ arguments: [String]) async throws -> CommandResult {
+    try await Subprocess.runAwaiting(Binaries.path("ledgerctl"), arguments)
 }
 
 /// Parses NDJSON output into JSON values (every line must parse).
@@ -63,9 +63,9 @@ func populatedDaemon(keys: Int = 6, turns: Int = 4) async throws -> Daemon {
 /// compacted data.mdb), so the original stays intact.
 enum LogDamage {
     /// Makes a compacted copy with `ledgerctl backup` and returns its data directory.
-    static func copy(of dataDirectory: String, into directory: TemporaryDirectory, name: String) throws -> String {
+    static func copy(of dataDirectory: String, into directory: TemporaryDirectory, name: String) async throws -> String {
         let destination = directory.join(name)
-        let result = try ledgerctl("backup", destination, "--data-dir", dataDirectory)
+        let result = try await ledgerctl("backup", destination, "--data-dir", dataDirectory)
         precondition(result.status == 0, result.stderr)
         return destination
     }

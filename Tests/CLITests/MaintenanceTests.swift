@@ -8,27 +8,27 @@ import Testing
 @Suite struct MaintenanceTests {
     @Test func offlineRebuildGivesTheSameAnswersAndIsRefusedWhileLedgerdRuns() async throws {
         let daemon = try await populatedDaemon()
-        let refused = try ledgerctl("rebuild", "--data-dir", daemon.dataDirectory)
+        let refused = try await ledgerctl("rebuild", "--data-dir", daemon.dataDirectory)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("is running on"))
-        let before = try ledgerctl("sessions", "--all", "--json", "--socket", daemon.socketPath).stdout
+        let before = try await ledgerctl("sessions", "--all", "--json", "--socket", daemon.socketPath).stdout
         try daemon.terminate()
-        let rebuilt = try ledgerctl("rebuild", "--data-dir", daemon.dataDirectory)
+        let rebuilt = try await ledgerctl("rebuild", "--data-dir", daemon.dataDirectory)
         #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
         #expect(rebuilt.stdout.contains("events/s"))
-        #expect(try ledgerctl("verify", "--data-dir", daemon.dataDirectory).status == 0)
+        #expect(try await ledgerctl("verify", "--data-dir", daemon.dataDirectory).status == 0)
         let again = try daemon.restart()
-        let after = try ledgerctl("sessions", "--all", "--json", "--socket", again.socketPath).stdout
+        let after = try await ledgerctl("sessions", "--all", "--json", "--socket", again.socketPath).stdout
         #expect(jsonLines(after) == jsonLines(before))
         #expect(!before.isEmpty)
     }
 
     @Test func onlineRebuild() async throws {
         let daemon = try await populatedDaemon()
-        let result = try ledgerctl("rebuild", "--online", "--socket", daemon.socketPath)
+        let result = try await ledgerctl("rebuild", "--online", "--socket", daemon.socketPath)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("online"))
-        #expect(try ledgerctl("verify", "--data-dir", daemon.dataDirectory).status == 0)
+        #expect(try await ledgerctl("verify", "--data-dir", daemon.dataDirectory).status == 0)
     }
 
     /// A backup taken while writers run restores to a ledger that verifies and holds every write
@@ -58,16 +58,16 @@ import Testing
         while acknowledged.value.count < 300 { try await Task.sleep(for: .milliseconds(10)) }
         let beforeBackup = acknowledged.value
         let scratch = TemporaryDirectory("bk")
-        let backup = try ledgerctl("backup", scratch.join("backup"), "--data-dir", daemon.dataDirectory)
+        let backup = try await ledgerctl("backup", scratch.join("backup"), "--data-dir", daemon.dataDirectory)
         stop.withLock { $0 = true }
         await writers.value
         #expect(backup.status == 0, "\(backup.stderr)")
-        let again = try ledgerctl("backup", scratch.join("backup"), "--data-dir", daemon.dataDirectory)
+        let again = try await ledgerctl("backup", scratch.join("backup"), "--data-dir", daemon.dataDirectory)
         #expect(again.status == 1, "the destination must not exist")
 
-        let restored = try ledgerctl("restore", scratch.join("backup"), "--data-dir", scratch.join("restored"))
+        let restored = try await ledgerctl("restore", scratch.join("backup"), "--data-dir", scratch.join("restored"))
         #expect(restored.status == 0, "\(restored.stderr)")
-        #expect(try ledgerctl("verify", "--data-dir", scratch.join("restored")).status == 0)
+        #expect(try await ledgerctl("verify", "--data-dir", scratch.join("restored")).status == 0)
         let ledger = try Ledger.open(directory: scratch.join("restored") + "/log", options: LedgerOptions(readOnly: true))
         let head = try ledger.head().seq
         #expect(beforeBackup.allSatisfy { $0 <= head }, "every write acknowledged before the backup is in it")
@@ -78,32 +78,32 @@ import Testing
     @Test func exportImportRoundTrip() async throws {
         let daemon = try await populatedDaemon()
         let scratch = TemporaryDirectory("ei")
-        let export = try ledgerctl("export", "--data-dir", daemon.dataDirectory)
+        let export = try await ledgerctl("export", "--data-dir", daemon.dataDirectory)
         #expect(export.status == 0)
         let file = scratch.join("ledger.ndjson")
         try export.stdout.write(toFile: file, atomically: true, encoding: .utf8)
-        let imported = try ledgerctl("import", file, "--data-dir", scratch.join("replica"))
+        let imported = try await ledgerctl("import", file, "--data-dir", scratch.join("replica"))
         #expect(imported.status == 0, "\(imported.stderr)")
-        #expect(try ledgerctl("verify", "--data-dir", scratch.join("replica")).status == 0)
-        let original = try ledgerctl("replay", "--data-dir", daemon.dataDirectory, "--json").stdout
-        let copy = try ledgerctl("replay", "--data-dir", scratch.join("replica"), "--json").stdout
+        #expect(try await ledgerctl("verify", "--data-dir", scratch.join("replica")).status == 0)
+        let original = try await ledgerctl("replay", "--data-dir", daemon.dataDirectory, "--json").stdout
+        let copy = try await ledgerctl("replay", "--data-dir", scratch.join("replica"), "--json").stdout
         #expect(original == copy)
 
         // Incremental: a replica at seq N takes an export from N + 1.
         let client = daemon.client()
         _ = try await client.transition("later", .created("L1", expectedVersion: 0))
         let head = try Ledger.open(directory: daemon.dataDirectory + "/log", options: LedgerOptions(readOnly: true)).head().seq
-        let tail = try ledgerctl("export", "--data-dir", daemon.dataDirectory, "--from", String(head))
+        let tail = try await ledgerctl("export", "--data-dir", daemon.dataDirectory, "--from", String(head))
         try tail.stdout.write(toFile: scratch.join("tail.ndjson"), atomically: true, encoding: .utf8)
-        #expect(try ledgerctl("import", scratch.join("tail.ndjson"), "--data-dir", scratch.join("replica")).status == 0)
-        #expect(try ledgerctl("replay", "--data-dir", scratch.join("replica"), "--key", "later", "--json").stdout.contains("L1"))
+        #expect(try await ledgerctl("import", scratch.join("tail.ndjson"), "--data-dir", scratch.join("replica")).status == 0)
+        #expect(try await ledgerctl("replay", "--data-dir", scratch.join("replica"), "--key", "later", "--json").stdout.contains("L1"))
     }
 
     @Test(arguments: ["record byte", "event field", "missing line", "reordered lines"])
     func aTamperedImportIsRefusedAndWritesNothing(tamper: String) async throws {
         let daemon = try await populatedDaemon()
         let scratch = TemporaryDirectory("ti")
-        var lines = try ledgerctl("export", "--data-dir", daemon.dataDirectory).stdout.split(separator: "\n").map(String.init)
+        var lines = try await ledgerctl("export", "--data-dir", daemon.dataDirectory).stdout.split(separator: "\n").map(String.init)
         switch tamper {
         case "record byte":
             var value = try JSONParser.parse(lines[5])
@@ -124,7 +124,7 @@ import Testing
         }
         let file = scratch.join("tampered.ndjson")
         try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
-        let result = try ledgerctl("import", file, "--data-dir", scratch.join("target"))
+        let result = try await ledgerctl("import", file, "--data-dir", scratch.join("target"))
         #expect(result.status == 1, "\(tamper): \(result.stdout)")
         #expect(result.stderr.contains("nothing imported"))
         #expect(!FileManager.default.fileExists(atPath: scratch.join("target")), "nothing written")

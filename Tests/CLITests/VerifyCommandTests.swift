@@ -6,11 +6,11 @@ import Testing
 @Suite struct VerifyCommandTests {
     @Test func verifyPassesOnACleanLedgerWhileLedgerdRuns() async throws {
         let daemon = try await populatedDaemon()
-        let result = try ledgerctl("verify", "--data-dir", daemon.dataDirectory)
+        let result = try await ledgerctl("verify", "--data-dir", daemon.dataDirectory)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("OK"))
         #expect(result.stdout.contains("projection rows  ok"))
-        let json = jsonLines(try ledgerctl("verify", "--data-dir", daemon.dataDirectory, "--json").stdout)
+        let json = jsonLines(try await ledgerctl("verify", "--data-dir", daemon.dataDirectory, "--json").stdout)
         #expect(json.count == 1)
         #expect(member(json[0], "ok") == .bool(true))
         #expect(string(json[0], "projection") == "matches")
@@ -20,7 +20,7 @@ import Testing
     func verifyNamesTheFirstBadSeq(damage: String) async throws {
         let daemon = try await populatedDaemon()
         let scratch = TemporaryDirectory("vd")
-        let copy = try LogDamage.copy(of: daemon.dataDirectory, into: scratch, name: "copy")
+        let copy = try await LogDamage.copy(of: daemon.dataDirectory, into: scratch, name: "copy")
         let expected: (seq: UInt64, kind: String)
         switch damage {
         case "flipped byte":
@@ -33,13 +33,13 @@ import Testing
             try LogDamage.swap(15, of: copy)
             expected = (15, "misplaced")
         }
-        let result = try ledgerctl("verify", "--data-dir", copy, "--json")
+        let result = try await ledgerctl("verify", "--data-dir", copy, "--json")
         #expect(result.status == 1)
         let report = try #require(jsonLines(result.stdout).first)
         #expect(member(report, "ok") == .bool(false))
         #expect(number(member(report, "problem"), "seq") == expected.seq)
         #expect(string(member(report, "problem"), "kind") == expected.kind)
-        let human = try ledgerctl("verify", "--data-dir", copy)
+        let human = try await ledgerctl("verify", "--data-dir", copy)
         #expect(human.status == 1)
         #expect(human.stdout.contains("FAILED at seq \(expected.seq)"))
         #expect(human.stderr.contains("seq \(expected.seq)"))
@@ -50,13 +50,13 @@ import Testing
         try daemon.terminate()
         let queue = try GRDBQueue(path: daemon.dataDirectory + "/projection.sqlite")
         try queue.execute("UPDATE sessions SET version = 99 WHERE key = 'conv-2'")
-        let result = try ledgerctl("verify", "--data-dir", daemon.dataDirectory)
+        let result = try await ledgerctl("verify", "--data-dir", daemon.dataDirectory)
         #expect(result.status == 1)
         #expect(result.stdout.contains("sessions row conv-2"))
     }
 
-    @Test func verifyOnAMissingLedgerIsAClearFailure() throws {
-        let result = try ledgerctl("verify", "--data-dir", "/tmp/definitely-not-a-ledger")
+    @Test func verifyOnAMissingLedgerIsAClearFailure() async throws {
+        let result = try await ledgerctl("verify", "--data-dir", "/tmp/definitely-not-a-ledger")
         #expect(result.status == 1)
         #expect(result.stderr.contains("no ledger in /tmp/definitely-not-a-ledger"))
     }

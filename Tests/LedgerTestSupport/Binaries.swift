@@ -57,6 +57,31 @@ public enum Subprocess {
     }
 }
 
+/// Runs blocking work (a child process, a long synchronous loop) on a thread of its own and
+/// waits for it without holding a thread of Swift's cooperative pool.
+///
+/// Why: every test of the run shares that pool, which has one thread per core (two here). A
+/// test that blocks one for tens of seconds (the torture run, a subprocess over a big log)
+/// while another does the same freezes every async test of the process: in a loaded run, a
+/// test waiting 120 s for its own writers saw none, and dozens of unrelated tests all finished
+/// at the same late instant. Not Dispatch's global queue either: its pool is also about one
+/// thread per core, and `Subprocess.run` queues its pipe readers there, so blocking work on it
+/// waited for readers queued behind itself (a first version stalled whole runs that way).
+public func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+extension Subprocess {
+    /// ``run(_:_:environment:input:currentDirectory:)`` without holding a cooperative thread
+    /// while the child runs.
+    public static func runAwaiting(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                                   input: String? = nil, currentDirectory: String? = nil) async throws -> CommandResult {
+        try await offThePool { try run(executable, arguments, environment: environment, input: input, currentDirectory: currentDirectory) }
+    }
+}
+
 /// A value shared by concurrent tasks of a test, behind a lock.
 public final class Shared<Value: Sendable>: Sendable {
     private let storage: Mutex<Value>

@@ -45,7 +45,7 @@ import Glibc
             #expect(try await client.session(key).version == version)
         }
         // Nothing is half written: the log verifies and the projection equals its fold.
-        let verify = try Subprocess.run(Binaries.path("ledgerctl"), ["verify", "--data-dir", mountPoint + "/data"])
+        let verify = try await Subprocess.runAwaiting(Binaries.path("ledgerctl"), ["verify", "--data-dir", mountPoint + "/data"])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         // Free space: writes resume.
         try FileManager.default.removeItem(atPath: filler)

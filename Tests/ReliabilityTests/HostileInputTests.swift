@@ -46,23 +46,30 @@ import Glibc
     /// 120,000 inputs: mutated valid documents and random bytes. The parser either returns a
     /// value that writes back to something it parses the same, or an error with an offset inside
     /// the input.
-    @Test func theJSONParserSurvives120kHostileInputs() {
-        var random = Random(seed: 1)
-        var parsed = 0
-        for round in 0..<120_000 {
-            let input: [UInt8] = round % 4 == 0
-                ? (0..<Int(random.next() % 48)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
-                : Self.mutate(Array(Self.seeds[round % Self.seeds.count].utf8), &random)
-            do {
-                let value = try JSONParser.parse(input)
-                var writer = JSONWriter()
-                writer.value(value)
-                #expect((try? JSONParser.parse(writer.bytes)) == value, "round trip of \(String(decoding: input, as: UTF8.self))")
-                parsed += 1
-            } catch {
-                #expect(error.offset >= 0 && error.offset <= input.count)
+    @Test func theJSONParserSurvives120kHostileInputs() async throws {
+        // Off the cooperative pool (see `offThePool`): seconds of CPU in a debug build, which on
+        // a pool thread held up every async test of the run. Findings come back as text.
+        let (parsed, failures) = try await offThePool { () -> (Int, [String]) in
+            var random = Random(seed: 1)
+            var parsed = 0
+            var failures: [String] = []
+            for round in 0..<120_000 {
+                let input: [UInt8] = round % 4 == 0
+                    ? (0..<Int(random.next() % 48)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+                    : Self.mutate(Array(Self.seeds[round % Self.seeds.count].utf8), &random)
+                do {
+                    let value = try JSONParser.parse(input)
+                    var writer = JSONWriter()
+                    writer.value(value)
+                    if (try? JSONParser.parse(writer.bytes)) != value { failures.append("round trip of \(String(decoding: input, as: UTF8.self))") }
+                    parsed += 1
+                } catch let error as JSONParseError {
+                    if error.offset < 0 || error.offset > input.count { failures.append("offset \(error.offset) outside \(input.count) bytes") }
+                }
             }
+            return (parsed, failures)
         }
+        #expect(failures.isEmpty, "\(failures.count) failures, first: \(failures.prefix(3))")
         #expect(parsed > 1_000, "the mutations also produce valid documents (\(parsed))")
         let deep = [UInt8](repeating: UInt8(ascii: "["), count: 100_000)
         #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
@@ -71,40 +78,46 @@ import Glibc
     /// 120,000 stored-record inputs: mutations of valid records and random bytes. Every one is
     /// refused by the checksum or the decoder, or decodes to an event that re-encodes to exactly
     /// the same body (the encoding is canonical); nothing crashes.
-    @Test func theRecordDecoderSurvives120kHostileInputs() {
-        var random = Random(seed: 2)
-        let event = Event(seq: 42, key: "slack:C1:t9", version: 7, type: .errored, sessionId: "S1", reportedSessionId: "S2",
-                          owner: "rt", epoch: 3, environment: RuntimeEnvironment(volume: "v"), reason: "boom",
-                          actor: ActorIdentity(uid: 1000, gid: 1000, pid: 77), time: 1_700_000_000_000_000)
-        let (record, _) = StoredRecord.seal(event, after: .genesis)
-        let body = EventCodec.encode(event)
-        var refused = 0
-        for round in 0..<120_000 {
-            let input: [UInt8]
-            switch round % 3 {
-            case 0: input = Self.mutate(record, &random)
-            case 1: input = Self.mutate(body, &random)
-            default: input = (0..<Int(random.next() % 96)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+    @Test func theRecordDecoderSurvives120kHostileInputs() async throws {
+        // Off the cooperative pool, as above.
+        let (refused, failures) = try await offThePool { () -> (Int, [String]) in
+            var random = Random(seed: 2)
+            let event = Event(seq: 42, key: "slack:C1:t9", version: 7, type: .errored, sessionId: "S1", reportedSessionId: "S2",
+                              owner: "rt", epoch: 3, environment: RuntimeEnvironment(volume: "v"), reason: "boom",
+                              actor: ActorIdentity(uid: 1000, gid: 1000, pid: 77), time: 1_700_000_000_000_000)
+            let (record, _) = StoredRecord.seal(event, after: .genesis)
+            let body = EventCodec.encode(event)
+            var refused = 0
+            var failures: [String] = []
+            for round in 0..<120_000 {
+                let input: [UInt8]
+                switch round % 3 {
+                case 0: input = Self.mutate(record, &random)
+                case 1: input = Self.mutate(body, &random)
+                default: input = (0..<Int(random.next() % 96)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+                }
+                if round % 3 == 1 {
+                    // The body decoder alone, with no checksum in front of it.
+                    if let decoded = try? input.withUnsafeBytes({ try EventCodec.decode($0) }) {
+                        if EventCodec.encode(decoded) != input { failures.append("two encodings of one event: \(input)") }
+                    } else { refused += 1 }
+                } else {
+                    if (try? input.withUnsafeBytes({ try StoredRecord.decode($0) })) == nil { refused += 1 }
+                }
             }
-            if round % 3 == 1 {
-                // The body decoder alone, with no checksum in front of it.
-                if let decoded = try? input.withUnsafeBytes({ try EventCodec.decode($0) }) {
-                    #expect(EventCodec.encode(decoded) == input, "one event, one encoding")
-                } else { refused += 1 }
-            } else {
-                if (try? input.withUnsafeBytes({ try StoredRecord.decode($0) })) == nil { refused += 1 }
-            }
+            return (refused, failures)
         }
+        #expect(failures.isEmpty, "\(failures.count) failures, first: \(failures.prefix(3))")
         #expect(refused > 100_000)
     }
 
     /// The fuzz harness behind `make fuzz`, in its normal build: it writes its seed corpus,
     /// replays a corpus (with inputs that crashed or broke a property before their fixes), and
     /// runs 100k deterministic mutations over every decoder; a violated property exits non-zero.
-    @Test func theFuzzHarnessRunsItsCorpusAndMutations() throws {
+    @Test func theFuzzHarnessRunsItsCorpusAndMutations() async throws {
         let corpus = TemporaryDirectory("fuzz-corpus")
         let fuzz = Binaries.path("ledger-fuzz")
-        let seeds = try Subprocess.run(fuzz, ["--seeds", corpus.path])
+        let seeds = try await Subprocess.runAwaiting(fuzz, ["--seeds", corpus.path])
         #expect(seeds.status == 0, "\(seeds.stderr)")
         let written = try FileManager.default.contentsOfDirectory(atPath: corpus.path).count
         #expect(written >= 14 && seeds.stdout.contains("wrote \(written) seeds"))
@@ -113,10 +126,10 @@ import Glibc
         try Data([8] + Array("2026-11-21T04:39:43.1234567Z".utf8)).write(to: URL(fileURLWithPath: corpus.path + "/regression-fraction"))
         try Data([0x04, 0x01, 0x2a, 0x03, 0xf7, 0x03, 0x07, 0x80, 0x80, 0xf2, 0x81, 0x83, 0x89, 0x85, 0x06, 0x0b] + Array("slack:C0:t9".utf8)
                  + [0x02, 0x7a, 0x16, 0, 0, 0, 0, 0, 0, 0, 0x72]).write(to: URL(fileURLWithPath: corpus.path + "/regression-empty-environment"))
-        let replay = try Subprocess.run(fuzz, [corpus.path])
+        let replay = try await Subprocess.runAwaiting(fuzz, [corpus.path])
         #expect(replay.status == 0, "\(replay.stderr)")
         #expect(replay.stdout.contains("ran \(written + 2) inputs: no property violated"))
-        let mutated = try Subprocess.run(fuzz, ["--mutate", "100000", "--seed", "20261121"])
+        let mutated = try await Subprocess.runAwaiting(fuzz, ["--mutate", "100000", "--seed", "20261121"])
         #expect(mutated.status == 0, "\(mutated.stderr)")
         #expect(mutated.stdout.contains("ran 100000 mutated inputs"))
     }
@@ -126,36 +139,43 @@ import Glibc
     /// events of the accepted ones: rejected input changed nothing.
     @Test func mutatedRequestsThroughTheSocketAreAnsweredAndChangeNothing() async throws {
         let daemon = try Daemon()
-        var random = Random(seed: 3)
-        var connection = RawHTTP(daemon.socketPath)
-        var appended: UInt64 = 0
-        var statuses: [Int: Int] = [:]
-        for round in 0..<20_000 {
-            let seed = Array(Self.seeds[round % 3].utf8)
-            let body = round % 10 == 0 ? seed : Self.mutate(seed, &random)
-            var path = "/v1/sessions/k\(round % 50)/transitions"
-            if round % 7 == 0 { path = String(decoding: Self.mutate(Array(path.utf8), &random), as: UTF8.self).filter { $0 != " " && $0 != "\r" && $0 != "\n" } }
-            guard let answer = connection.exchange(method: "POST", path: path.isEmpty ? "/" : path, body: body) else {
-                connection = RawHTTP(daemon.socketPath)   // the server closed it (e.g. a malformed request line)
-                continue
+        let socketPath = daemon.socketPath
+        // 20,000 blocking exchanges: off the cooperative pool (see `offThePool`), findings as text.
+        let (appended, statuses, failures) = try await offThePool { () -> (UInt64, [Int: Int], [String]) in
+            var random = Random(seed: 3)
+            var connection = RawHTTP(socketPath)
+            var appended: UInt64 = 0
+            var statuses: [Int: Int] = [:]
+            var failures: [String] = []
+            for round in 0..<20_000 {
+                let seed = Array(Self.seeds[round % 3].utf8)
+                let body = round % 10 == 0 ? seed : Self.mutate(seed, &random)
+                var path = "/v1/sessions/k\(round % 50)/transitions"
+                if round % 7 == 0 { path = String(decoding: Self.mutate(Array(path.utf8), &random), as: UTF8.self).filter { $0 != " " && $0 != "\r" && $0 != "\n" } }
+                guard let answer = connection.exchange(method: "POST", path: path.isEmpty ? "/" : path, body: body) else {
+                    connection = RawHTTP(socketPath)   // the server closed it (e.g. a malformed request line)
+                    continue
+                }
+                statuses[answer.status, default: 0] += 1
+                let value = try? JSONParser.parse(answer.body)
+                if value == nil { failures.append("answer \(answer.status) is not JSON: \(String(decoding: answer.body, as: UTF8.self))") }
+                if answer.status == 200 {
+                    if case .object(let object)? = value, object["appended"] == .bool(true) { appended += 1 }
+                } else if case .object(let object)? = value, case .object(let error)? = object["error"] {
+                    if case .string(let code)? = error["code"], !code.isEmpty {} else { failures.append("no error code: \(object)") }
+                } else {
+                    failures.append("error answer without an error object: \(answer.status)")
+                }
+                if answer.closes { connection = RawHTTP(socketPath) }
             }
-            statuses[answer.status, default: 0] += 1
-            let value = try? JSONParser.parse(answer.body)
-            #expect(value != nil, "answer \(answer.status) is not JSON: \(String(decoding: answer.body, as: UTF8.self))")
-            if answer.status == 200 {
-                if case .object(let object)? = value, object["appended"] == .bool(true) { appended += 1 }
-            } else if case .object(let object)? = value, case .object(let error)? = object["error"] {
-                if case .string(let code)? = error["code"] { #expect(!code.isEmpty) } else { Issue.record("no error code: \(object)") }
-            } else {
-                Issue.record("error answer without an error object: \(answer.status)")
-            }
-            if answer.closes { connection = RawHTTP(daemon.socketPath) }
+            return (appended, statuses, failures)
         }
+        #expect(failures.isEmpty, "\(failures.count) failures, first: \(failures.prefix(3))")
         #expect(daemon.isRunning)
         #expect((statuses[400] ?? 0) > 5_000, "\(statuses)")
         let head = try Ledger.open(directory: daemon.dataDirectory + "/log", options: LedgerOptions(readOnly: true)).head().seq
         #expect(head == appended, "the log holds exactly the accepted transitions (\(statuses))")
-        #expect(try Subprocess.run(Binaries.path("ledgerctl"), ["verify", "--data-dir", daemon.dataDirectory]).status == 0)
+        #expect(try await Subprocess.runAwaiting(Binaries.path("ledgerctl"), ["verify", "--data-dir", daemon.dataDirectory]).status == 0)
     }
 
     @Test func oversizedTruncatedNestedAndSlowRequests() async throws {

@@ -6,9 +6,9 @@ import Testing
 /// moments and at every failpoint, then every acknowledged write checked, the log verified, the
 /// projection compared with a fresh fold, and the history checked for linearizability.
 @Suite struct TortureTests {
-    @Test func crashesLoseNothingAcknowledged() throws {
+    @Test func crashesLoseNothingAcknowledged() async throws {
         let iterations = ProcessInfo.processInfo.environment["LEDGER_TORTURE_ITERATIONS"] ?? "10"
-        let result = try Subprocess.run(Binaries.path("ledger-torture"), ["--iterations", iterations, "--window", "1", "--seed", "20261121"])
+        let result = try await Subprocess.runAwaiting(Binaries.path("ledger-torture"), ["--iterations", iterations, "--window", "1", "--seed", "20261121"])
         print(result.stdout)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("violations: 0"))

@@ -51,12 +51,12 @@ struct Acknowledged: Sendable {
     @Test func aSecondInstanceIsRefusedWhileTheFirstKeepsServing() async throws {
         let first = try Daemon()
         _ = try await first.client().transition("k", .created("s1", expectedVersion: 0))
-        let second = try Subprocess.run(Binaries.path("ledgerd"), ["--data-dir", first.dataDirectory, "--socket", first.socketPath])
+        let second = try await Subprocess.runAwaiting(Binaries.path("ledgerd"), ["--data-dir", first.dataDirectory, "--socket", first.socketPath])
         #expect(second.status == 1)
         #expect(second.stderr.contains("another ledgerd (pid \(first.pid)) is using the data directory"))
         // Same socket, other data directory: refused too, and the live socket is not unlinked.
         let other = TemporaryDirectory("o")
-        let third = try Subprocess.run(Binaries.path("ledgerd"), ["--data-dir", other.join("data"), "--socket", first.socketPath])
+        let third = try await Subprocess.runAwaiting(Binaries.path("ledgerd"), ["--data-dir", other.join("data"), "--socket", first.socketPath])
         #expect(third.status == 1)
         #expect(third.stderr.contains("the socket \(first.socketPath)"))
         #expect(FileManager.default.fileExists(atPath: first.socketPath))
