@@ -66,12 +66,7 @@ struct Replay: ParsableCommand {
             }
         }
 
-        func matches(_ event: Event) -> Bool {
-            if let key, event.key != key { return false }
-            if let owner, event.owner != owner { return false }
-            if let session, event.sessionId != session && event.reportedSessionId != session && event.supersedes != session { return false }
-            return true
-        }
+        let filter = EventFilter(key: key, owner: owner, session: session)
 
         let failure: VerifyProblem? = try ledger.read { snapshot in
             let head = try snapshot.head().seq
@@ -91,7 +86,7 @@ struct Replay: ParsableCommand {
                         problem = found
                         return false
                     case .success(let event):
-                        if seq >= first && matches(event) {
+                        if seq >= first && filter.matches(event) {
                             let hash = StoredRecord.storedHash(record)
                             emit(LoggedEvent(event: event, hash: hash))
                         }
@@ -108,14 +103,13 @@ struct Replay: ParsableCommand {
                 for seq in try snapshot.seqs(forKey: key, from: first) where seq <= last {
                     guard let record = try snapshot.record(seq) else { continue }
                     let decoded = try Self.decode(record, seq: seq)
-                    if matches(decoded.event) { emit(decoded) }
+                    if filter.matches(decoded.event) { emit(decoded) }
                 }
                 return nil
             }
             let renderThreads = threads ?? min(4, ProcessInfo.processInfo.activeProcessorCount)
             if json && renderThreads > 1 && last - first >= Self.chunkSize {
                 let chunks = OrderedChunks(first: first, last: last, chunkSize: Self.chunkSize, threads: renderThreads)
-                let filter = EventFilter(owner: owner, session: session)
                 output.flush()
                 try chunks.run(render: { range in Self.renderJSON(range, of: ledger, filter: filter) },
                                write: { output.writeBlock($0) })
@@ -123,7 +117,7 @@ struct Replay: ParsableCommand {
             }
             try snapshot.forEachRecord(from: first, through: last) { seq, record in
                 let decoded = try Self.decode(record, seq: seq)
-                if matches(decoded.event) { emit(decoded) }
+                if filter.matches(decoded.event) { emit(decoded) }
                 return true
             }
             return nil
@@ -135,12 +129,14 @@ struct Replay: ParsableCommand {
         }
     }
 
-    /// Which events a replay over a range of seqs prints (the key filter reads its own index).
+    /// Which events a replay prints: the `--key`, `--owner` and `--session` filters combined.
     struct EventFilter: Sendable {
+        var key: String?
         var owner: String?
         var session: String?
 
         func matches(_ event: Event) -> Bool {
+            if let key, event.key != key { return false }
             if let owner, event.owner != owner { return false }
             if let session, event.sessionId != session && event.reportedSessionId != session && event.supersedes != session { return false }
             return true
