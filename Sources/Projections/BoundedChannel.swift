@@ -3,7 +3,9 @@ import Foundation
 /// A blocking, bounded, closable queue between two threads (the rebuild's fold and its writer).
 final class BoundedChannel<Element>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var items: [Element] = []
+    /// Received slots are set to nil at once: a consumed element must not live on until the
+    /// array is compacted (with the rebuild's chunks, that held up to 64 chunks of events).
+    private var items: [Element?] = []
     private var head = 0
     private var closed = false
     private let capacity: Int
@@ -30,7 +32,7 @@ final class BoundedChannel<Element>: @unchecked Sendable {
         defer { condition.unlock() }
         while head == items.count && !closed { condition.wait() }
         guard head < items.count else { return nil }
-        let element = items[head]
+        let element = items[head].take()
         head += 1
         if head > 64 && head * 2 > items.count {
             items.removeFirst(head)
