@@ -97,15 +97,28 @@ struct LogFolder {
         return folded
     }
 
-    /// The entities that changed since they were loaded (minus ended sessions already handed
-    /// out), each sorted by identifier: rows inserted in key order fill B-tree pages instead of
-    /// splitting them.
-    func changes() -> (conversations: [ConversationState], sessions: [(String, SessionRecord)], owners: [OwnerState]) {
-        let sessions = state.sessions.filter { id, record in
-            loaded.sessions[id] != record && !(emitsEndedSessions && !record.isLive)
+    /// Hands out the entities that changed since they were loaded (minus ended sessions already
+    /// handed out), each kind in identifier order: rows inserted in key order fill B-tree pages
+    /// instead of splitting them.
+    ///
+    /// Only the identifiers are sorted, and each entity is read from the fold's state as it is
+    /// handed out: a rebuild over a million keys would otherwise hold a second, sorted copy of
+    /// every conversation at its peak.
+    func forEachChange(conversation: (ConversationState) throws -> Void,
+                       session: (String, SessionRecord) throws -> Void,
+                       owner: (OwnerState) throws -> Void) rethrows {
+        var keys = state.conversations.compactMap { key, value in loaded.conversations[key] != value ? key : nil }
+        keys.sort()
+        for key in keys { try conversation(state.conversations[key]!) }
+        keys = []
+        var ids = state.sessions.compactMap { id, record in
+            loaded.sessions[id] != record && !(emitsEndedSessions && !record.isLive) ? id : nil
         }
-        return (state.conversations.values.filter { loaded.conversations[$0.key] != $0 }.sorted { $0.key < $1.key },
-                sessions.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-                state.owners.values.filter { loaded.owners[$0.name] != $0 }.sorted { $0.name < $1.name })
+        ids.sort()
+        for id in ids { try session(id, state.sessions[id]!) }
+        ids = []
+        var names = state.owners.compactMap { name, value in loaded.owners[name] != value ? name : nil }
+        names.sort()
+        for name in names { try owner(state.owners[name]!) }
     }
 }

@@ -27,10 +27,10 @@ struct ProjectionWriter {
 
     /// Writes back the entities the fold changed, then the checkpoint.
     func finish(_ folder: LogFolder) throws {
-        let changes = folder.changes()
-        for conversation in changes.conversations { try ConversationRows.upsert(conversation, with: upsertConversation) }
-        for (id, record) in changes.sessions { try SessionIdRows.upsert(id, record, with: upsertSessionId) }
-        for owner in changes.owners { try OwnerRows.upsert(owner, with: upsertOwner) }
+        try folder.forEachChange(
+            conversation: { try ConversationRows.upsert($0, with: upsertConversation) },
+            session: { try SessionIdRows.upsert($0, $1, with: upsertSessionId) },
+            owner: { try OwnerRows.upsert($0, with: upsertOwner) })
         try CheckpointRow.write(folder.checkpoint, in: db)
     }
 }
