@@ -35,6 +35,8 @@ enum ProjectionBuilder {
     static func build(_ files: ProjectionFiles, generation: Int, ledger: Ledger,
                       progress: ((UInt64, UInt64) -> Void)?) throws -> PreparedGeneration {
         let started = Clock.monotonicSeconds()
+        // The fold's state (every conversation and session ID) is freed by now, built or not.
+        defer { HeapTrim.releaseFreedMemory() }
         files.remove(generation: generation)
         let path = files.path(ofGeneration: generation)
         let queue = try ProjectionDatabase.openBuilder(path: path)

@@ -1,0 +1,33 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Hands memory the process freed back to the kernel.
+///
+/// glibc keeps what `free` returns in its arenas (each thread that allocated much, such as a
+/// rebuild's fold thread, gets an arena of its own) and gives little of it back by itself. After
+/// an online rebuild or a repair over a million keys, ledgerd stayed at ~310 MB resident,
+/// nearly all of it free heap, against ~35 MB before; `malloc_trim(0)` took it to ~64 MB.
+/// Called once per rebuild, never on a request's path (it walks every arena).
+///
+/// Swift's Glibc module does not declare `malloc_trim` (it lives in `malloc.h`), so it is looked
+/// up by name; on a C library without it (musl) this does nothing.
+enum HeapTrim {
+    private typealias MallocTrim = @convention(c) (Int) -> Int32
+
+    private static let mallocTrim: MallocTrim? = {
+        #if canImport(Glibc)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: MallocTrim.self)
+        #else
+        return nil
+        #endif
+    }()
+
+    /// Whether this C library has `malloc_trim` (glibc does).
+    static var isAvailable: Bool { mallocTrim != nil }
+
+    static func releaseFreedMemory() {
+        _ = mallocTrim?(0)
+    }
+}
