@@ -43,7 +43,7 @@ section "a ledger with 1M keys (1.2M events)"
 [ -d "$WORK/keys-1m/log" ] || $BENCH populate --data-dir "$WORK/keys-1m" --events 1200000 --keys 1000000 --fill-keys
 settle
 $BENCH rebuild --data-dir "$WORK/keys-1m"
-$BENCH startup --data-dir "$WORK/keys-1m"
+$BENCH startup --data-dir "$WORK/keys-1m" --rebuild-online
 
 if [ "${SCALING:-0}" = 1 ]; then
     section "scaling with keys: 64 clients, the turn mix spread over K keys of a ledger already holding K keys"

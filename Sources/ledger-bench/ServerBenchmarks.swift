@@ -150,6 +150,8 @@ struct StartupBenchmark: AsyncParsableCommand {
     @Option(help: "A populated data directory (see `populate`).") var dataDir: String
     @Option(help: "Starts to time.") var runs: Int = 5
     @Option(help: "Random GETs to run before reading the RSS.") var reads: Int = 20_000
+    @Flag(help: "After the last start, ask ledgerd for an online rebuild of its projection and print its peak RSS and its RSS at rest afterwards (a repair takes the same path).")
+    var rebuildOnline = false
 
     func run() async throws {
         var times: [Double] = []
@@ -168,12 +170,25 @@ struct StartupBenchmark: AsyncParsableCommand {
                 // ledgerd unmaps the LMDB pages read so far every 5 s (they stay in the page cache).
                 try await Task.sleep(for: .seconds(6))
                 print("ledgerd RSS 6 s later, at rest: \(Measurement.megabytes(daemon.residentBytes)) (heap \(Measurement.megabytes(daemon.heapBytes)))")
+                if rebuildOnline { try await rebuild(through: client, of: daemon) }
             }
             client.close()
             daemon.stop()
         }
         times.sort()
         print(String(format: "ready to serve: median %.3f s, best %.3f s, worst %.3f s (%d starts)", times[times.count / 2], times[0], times[times.count - 1], runs))
+    }
+
+    /// What an online rebuild (or a repair, the same builder) leaves behind in ledgerd: the
+    /// process's peak RSS (`VmHWM`, which the rebuild sets, ledgerd being at rest before) and
+    /// its RSS once the rebuild is over.
+    private func rebuild(through client: LedgerClient, of daemon: DaemonUnderTest) async throws {
+        let started = Measurement.monotonic()
+        _ = try await client.rebuildProjection()
+        let seconds = Measurement.monotonic() - started
+        let peak = Measurement.residentBytes(pid: daemon.pid, field: "VmHWM") ?? 0
+        try await Task.sleep(for: .seconds(6))
+        print("ledgerd online rebuild: \(String(format: "%.2f", seconds)) s, peak RSS \(Measurement.megabytes(peak)); 6 s later, at rest: \(Measurement.megabytes(daemon.residentBytes)) (heap \(Measurement.megabytes(daemon.heapBytes)))")
     }
 }
 
