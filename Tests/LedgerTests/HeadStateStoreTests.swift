@@ -110,6 +110,42 @@ import Testing
         try expectFoldEqualsHeadState(f.ledger)
     }
 
+    /// The hint a rebuild sizes its fold's tables by: what was written back, counted without a
+    /// scan (conversations as the entries of their database minus its index entries).
+    @Test func theSizeHintCountsWhatWasWrittenBack() throws {
+        let f = try LedgerFixture(writeBack: WriteBackPolicy(events: 1_000_000, intervalNanoseconds: .max))
+        for round in 0..<3 { try populate(f, round: round) }
+        try f.ledger.writeBackHeadState()
+        let written = try snapshotState(f.ledger)
+        let hint = try #require(f.ledger.sizeHint())
+        // No boots in `populate`: every event names a key, so the count is exact here.
+        #expect(hint.conversations == written.conversations.count)
+        #expect(hint.sessions == written.sessions.count)
+        try f.run("k-new", .created("s-new", expectedVersion: 0))  // held in memory only
+        #expect(f.ledger.sizeHint()?.conversations == hint.conversations)
+        #expect(f.ledger.sizeHint()?.sessions == hint.sessions)
+    }
+
+    /// A read-only open does not replace a state environment it cannot trust, so the hint is
+    /// capped at the log's length: a fold never reserves more than its log could fill.
+    @Test func theSizeHintNeverExceedsTheLog() throws {
+        let other = try LedgerFixture()
+        for round in 0..<5 { try populate(other, round: round) }
+        try other.ledger.writeBackHeadState()
+        let f = try LedgerFixture()
+        try f.run("x", .created("x", expectedVersion: 0))
+        try f.run("y", .created("y", expectedVersion: 0))
+        try f.close()
+        try other.close()
+        let ours = Ledger.stateDirectory(of: f.directory.join("log"))
+        try FileManager.default.removeItem(atPath: ours)
+        try FileManager.default.copyItem(atPath: Ledger.stateDirectory(of: other.directory.join("log")), toPath: ours)
+        let reader = try Ledger.open(directory: f.directory.join("log"), options: LedgerOptions(readOnly: true))
+        let hint = try #require(reader.sizeHint())
+        #expect(hint.conversations == 2)
+        #expect(hint.sessions == 2, "the other ledger's state holds 30 session records")
+    }
+
     @Test func aReadOnlyOpenFoldsWhatTheWriterHolds() throws {
         let f = try LedgerFixture(writeBack: WriteBackPolicy(events: 1_000_000, intervalNanoseconds: .max))
         try populate(f, round: 0)

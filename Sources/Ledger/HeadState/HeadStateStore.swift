@@ -231,6 +231,19 @@ final class HeadStateStore: @unchecked Sendable {
         }
     }
 
+    /// At least how many conversations and session records the state environment holds, from
+    /// its entry counts (`mdb_stat`: no scan, no fold of the log's tail); nil without one or on
+    /// any error. The conversations database also holds one index entry per event that names a
+    /// key, so conversations are its entries minus the applied seq, short by the keyless events
+    /// (boots); what was not written back yet is left out.
+    func storedSizeHint() -> (conversations: Int, sessions: Int)? {
+        guard let environment, let layout else { return nil }
+        return try? environment.read { txn in
+            let applied = Int(clamping: try layout.applied(in: txn).seq)
+            return (max(0, try txn.count(layout.conversations) - applied), try txn.count(layout.sessions))
+        }
+    }
+
     private func withStateTransaction<R>(_ body: (OpaquePointer?) throws -> R) throws -> R {
         guard let environment else { return try body(nil) }
         return try environment.read { txn in try body(txn.handle) }

@@ -187,6 +187,17 @@ public final class Ledger: Sendable {
         return try state.conversation(key) ?? ConversationState(key: key)
     }
 
+    /// About how many conversations and session records the log has made, for sizing the
+    /// tables of a fold over the whole log (a rebuild), never for a decision: read from the
+    /// stored head state's entry counts without a scan, so it is as old as the last write-back,
+    /// and capped at the log's length, so a state environment that does not belong to this log
+    /// cannot make a fold reserve more than the log could fill. Nil when nothing is stored.
+    public func sizeHint() -> (conversations: Int, sessions: Int)? {
+        guard let stored = state.storedSizeHint(), let events = try? head().seq else { return nil }
+        let cap = Int(clamping: events)
+        return (min(stored.conversations, cap), min(stored.sessions, cap))
+    }
+
     /// Drops the process's mappings of log and head-state pages read so far (they stay in the
     /// page cache); see ``LMDBEnvironment/releaseMappedPages()``. ledgerd calls it every few
     /// seconds, so random reads do not leave the resident set holding most of the files.
