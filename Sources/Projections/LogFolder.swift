@@ -44,6 +44,14 @@ struct LogFolder {
         self.emitsEndedSessions = emitsEndedSessions
     }
 
+    /// Sizes the fold's tables for about this many entities. A dictionary that grows holds its
+    /// old and new storage at once: on a million conversations that was 185 MB of a rebuild's
+    /// 778 MB heap peak. Pass a lower bound: too few costs one more growth, too many memory.
+    mutating func reserveCapacity(conversations: Int, sessions: Int) {
+        state.conversations.reserveCapacity(conversations)
+        state.sessions.reserveCapacity(sessions)
+    }
+
     /// Checks and folds one stored record.
     ///
     /// - Throws: ``ProjectionError`` `.outOfOrder` for a gap or a double apply, `.refused` for a

@@ -50,6 +50,9 @@ enum ProjectionBuilder {
                 var folder = LogFolder(checkpoint: .empty, load: nil, emitsEndedSessions: true)
                 var chunk: [FoldedEvent] = []
                 chunk.reserveCapacity(chunkSize)
+                if let hint = ledger.sizeHint() {
+                    folder.reserveCapacity(conversations: hint.conversations, sessions: hint.sessions)
+                }
                 _ = try ledger.read { snapshot in
                     try snapshot.forEachRecord(through: total) { seq, record in
                         chunk.append(try folder.fold(seq: seq, record: record))
