@@ -86,6 +86,12 @@ enum ProjectionBuilder {
                     try writer.finish(folder)
                     return folder.checkpoint
                 }()
+                // The fold's state was freed in the fold thread's malloc arena, which the sorts
+                // below do not reuse: without handing it back first, their memory came on top of
+                // it (10M events: 980 MB anonymous at the peak instead of 762). On a log that long
+                // it costs time (+10-20 % in two alternating pairs; the trim itself takes 0.9 s);
+                // none measurable at 1M events.
+                HeapTrim.releaseFreedMemory()
                 // Index builds are sorts. A small page cache makes SQLite sort in runs it can
                 // merge on a second thread, and keeps the sort in the CPU caches: faster here.
                 try db.execute(sql: "PRAGMA threads = 2")
