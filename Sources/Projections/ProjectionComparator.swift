@@ -34,7 +34,7 @@ public enum ProjectionComparator {
             if let fold, fold.seq == checkpoint.seq {
                 state = fold.state
             } else {
-                var checker = ChainChecker()
+                var checker = ChainChecker(foldingAllOf: ledger)
                 _ = try ledger.read { snapshot in
                     try snapshot.forEachRecord(from: 1, through: checkpoint.seq) { seq, record in
                         if let problem = checker.check(seq: seq, record: record) { throw problem }

@@ -61,9 +61,10 @@ public enum LedgerVerifier {
     /// - Parameter progress: called now and then with (events done, events total).
     /// - Returns: the report; the first problem found stops the check.
     public static func verify(_ ledger: Ledger, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> VerifyReport {
-        try ledger.read { snapshot in
+        // Sized before the read: the hint opens a read transaction of its own.
+        var checker = ChainChecker(foldingAllOf: ledger)
+        return try ledger.read { snapshot in
             let recorded = try snapshot.head()
-            var checker = ChainChecker()
             try snapshot.forEachRecord { seq, bytes in
                 if let problem = checker.check(seq: seq, record: bytes) {
                     checker.problem = problem
@@ -144,6 +145,17 @@ public struct ChainChecker: Sendable {
 
     public init(folds: Bool = true) {
         self.folds = folds
+    }
+
+    /// A checker that folds a whole log, its state sized from the start by
+    /// ``Ledger/sizeHint()``: a dictionary that grows holds its old and new storage at once.
+    /// Make it outside ``Ledger/read(_:)``: the hint begins a read transaction of its own.
+    public init(foldingAllOf ledger: Ledger) {
+        self.folds = true
+        if let hint = ledger.sizeHint() {
+            state.conversations.reserveCapacity(hint.conversations)
+            state.sessions.reserveCapacity(hint.sessions)
+        }
     }
 
     /// Checks the record stored under `seq`; on success it becomes the chain's new end.
