@@ -44,12 +44,10 @@ struct LogFolder {
         self.emitsEndedSessions = emitsEndedSessions
     }
 
-    /// Sizes the fold's tables for about this many entities. A dictionary that grows holds its
-    /// old and new storage at once: on a million conversations that was 185 MB of a rebuild's
-    /// 778 MB heap peak. Pass a lower bound: too few costs one more growth, too many memory.
+    /// Sizes the fold's tables before a fold from nothing: see
+    /// ``LedgerState/reserveCapacity(conversations:sessions:)``.
     mutating func reserveCapacity(conversations: Int, sessions: Int) {
-        state.conversations.reserveCapacity(conversations)
-        state.sessions.reserveCapacity(sessions)
+        state.reserveCapacity(conversations: conversations, sessions: sessions)
     }
 
     /// Checks and folds one stored record.

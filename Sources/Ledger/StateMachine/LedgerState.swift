@@ -11,6 +11,15 @@ public struct LedgerState: Sendable, Hashable {
 
     public init() {}
 
+    /// Sizes the tables for about this many entities before a fold of a whole log: a
+    /// dictionary that grows holds its old and new storage at once (185 MB of a rebuild's
+    /// 778 MB heap peak on a million conversations). Pass a lower bound, such as
+    /// ``Ledger/sizeHint()``: too few costs one more growth, too many costs memory.
+    public mutating func reserveCapacity(conversations: Int, sessions: Int) {
+        self.conversations.reserveCapacity(conversations)
+        self.sessions.reserveCapacity(sessions)
+    }
+
     public func conversation(_ key: String) -> ConversationState {
         conversations[key] ?? ConversationState(key: key)
     }

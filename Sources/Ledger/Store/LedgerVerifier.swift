@@ -152,10 +152,7 @@ public struct ChainChecker: Sendable {
     /// Make it outside ``Ledger/read(_:)``: the hint begins a read transaction of its own.
     public init(foldingAllOf ledger: Ledger) {
         self.folds = true
-        if let hint = ledger.sizeHint() {
-            state.conversations.reserveCapacity(hint.conversations)
-            state.sessions.reserveCapacity(hint.sessions)
-        }
+        if let hint = ledger.sizeHint() { state.reserveCapacity(conversations: hint.conversations, sessions: hint.sessions) }
     }
 
     /// Checks the record stored under `seq`; on success it becomes the chain's new end.
