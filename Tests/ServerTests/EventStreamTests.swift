@@ -96,11 +96,26 @@ import Testing
         }
         let written = ContinuousClock.now
         _ = try await c.transition("k", .created("s1", expectedVersion: 0))
+        let answered = ContinuousClock.now - written
         #expect(try await received.value == 1)
         let took = ContinuousClock.now - written
         ticker.cancel()
         let stall = await ticker.value
-        #expect(took < .seconds(10) || stall > took / 2,
-                "the follower waited \(took) for the 60 s linger (longest stall of the machine meanwhile: \(stall))")
+        guard took >= .seconds(10) && stall <= took / 2 else { return }
+        // Seen once in a fresh-clone CI run (67.9 s, the machine never stalled for more than
+        // 0.4 s): say what ledgerd saw, so that a next occurrence can be explained.
+        let status = (try? await c.status()).map { "\($0)" } ?? "-"
+        let metrics = (try? await c.send(.GET, "/metrics")).map { String(decoding: $0.body, as: UTF8.self) } ?? ""
+        let durations = metrics.split(separator: "\n").filter { line in
+            ["ledger_projection_duration", "ledger_batch_duration", "ledger_commit_duration"].contains { line.hasPrefix($0) } && !line.contains("_bucket")
+        }
+        Issue.record("""
+            the follower waited \(took) for the 60 s linger (the write was answered after \(answered); \
+            longest stall of the machine meanwhile: \(stall))
+            status: \(status)
+            \(durations.joined(separator: "\n"))
+            ledgerd's log:
+            \(daemon.log.suffix(4_000))
+            """)
     }
 }
