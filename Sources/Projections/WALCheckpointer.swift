@@ -1,5 +1,6 @@
 import Foundation
 import GRDBSQLite
+import Ledger
 import Logging
 
 /// Checkpoints a projection's WAL in the background.
@@ -17,7 +18,7 @@ final class WALCheckpointer: @unchecked Sendable {
     private let connection: OpaquePointer
     private let interval: Double
     private let logger: Logger
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var stopping = false
     private var stopped = false
 
@@ -56,7 +57,7 @@ final class WALCheckpointer: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            if !stopping { _ = condition.wait(until: Date().addingTimeInterval(interval)) }
+            if !stopping { condition.wait(for: .seconds(interval)) }
             let done = stopping
             condition.unlock()
             let mode = done ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE

@@ -57,6 +57,43 @@ import Testing
         #expect(try await keyed.value == ["o1", "o2"])
     }
 
+    /// A follow stream opened while a write already lingers under the long wait: that write and
+    /// the next one reach the follower within the short wait, not when the long one ends (the
+    /// projection thread was woken only for a first batch, so it kept the first write's 60 s).
+    @Test func aFollowerOpenedWhileAWriteLingersEndsTheLongWait() async throws {
+        let daemon = try Daemon(arguments: ["--projection-linger-ms", "60000", "--projection-linger-busy-ms", "60000"])
+        let c = daemon.client()
+        #expect(try await daemon.startupCheckOutcome() == "ok")
+        _ = try await c.transition("k", .created("s1", expectedVersion: 0))
+        let lingering = try await Self.projectionSeq(c)
+        let received = Task { () -> UInt64? in
+            for try await event in c.events(from: 2, follow: true) { return event.event.seq }
+            return nil
+        }
+        var subscribed = false
+        for _ in 0..<500 where !subscribed {
+            if case .object(let status) = try await c.status(), case .number(let followers)? = status["followers"],
+               (followers.unsignedValue ?? 0) >= 1 {
+                subscribed = true
+            } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        #expect(subscribed, "the follow stream was never counted")
+        let written = ContinuousClock.now
+        _ = try await c.transition("k", .created("s2", expectedVersion: 1))
+        #expect(try await received.value == 2)
+        let took = ContinuousClock.now - written
+        // Against the 60 s linger; the margin is for a loaded machine.
+        #expect(took < .seconds(30), "the follower waited \(took) (the first write was projected through \(lingering) before it)")
+        #expect(try await Self.projectionSeq(c) == 2)
+    }
+
+    private static func projectionSeq(_ c: LedgerClient) async throws -> UInt64? {
+        guard case .object(let status) = try await c.status(), case .number(let seq)? = status["projectionSeq"] else { return nil }
+        return seq.unsignedValue
+    }
+
     /// Follow streams get events once projected; while one is open the projection does not
     /// linger long. With both lingers at their longest (60 s), a follower still gets a write at
     /// once.

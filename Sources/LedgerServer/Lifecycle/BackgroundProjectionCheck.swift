@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 import Logging
 import NIOCore
 import Projections
@@ -9,7 +10,7 @@ import Projections
 /// `SQLITE_CORRUPT`) and repaired before answering. Damage it finds is repaired on the writer's
 /// projection thread, between batches.
 final class BackgroundProjectionCheck: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var finished = false
     private var stopping = false
 
@@ -57,7 +58,7 @@ final class BackgroundProjectionCheck: @unchecked Sendable {
             condition.unlock()
             projection.interruptReads()
             condition.lock()
-            if !finished { _ = condition.wait(until: Date().addingTimeInterval(0.05)) }
+            if !finished { condition.wait(for: .milliseconds(50)) }
         }
         condition.unlock()
     }

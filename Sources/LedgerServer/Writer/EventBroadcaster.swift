@@ -16,12 +16,20 @@ final class EventBroadcaster: Sendable {
 
     private let subscribers = Mutex<[Int: Subscriber]>([:])
     private let nextID = Atomic<Int>(0)
+    private let subscribed = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// Registers a follower; returns its id for ``unsubscribe(_:)``.
     func subscribe(on eventLoop: any EventLoop, key: String?, deliver: @escaping @Sendable ([LoggedEvent]) -> Void) -> Int {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
         subscribers.withLock { $0[id] = Subscriber(eventLoop: eventLoop, key: key, deliver: deliver) }
+        subscribed.withLock { $0 }?()
         return id
+    }
+
+    /// Sets what runs after each new subscription (the writer shortens its projection linger
+    /// for followers, and must hear of one that arrives while a batch already lingers).
+    func whenSubscribed(_ action: @escaping @Sendable () -> Void) {
+        subscribed.withLock { $0 = action }
     }
 
     func unsubscribe(_ id: Int) {

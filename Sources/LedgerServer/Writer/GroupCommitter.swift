@@ -78,8 +78,9 @@ final class GroupCommitter: @unchecked Sendable {
     private var submissionsClosed = false
 
     /// Guards everything below. Two threads may wait on it, the projection thread and
-    /// `stop()`, so it is always broadcast: a signal could wake `stop()` instead.
-    private let projectionQueue = NSCondition()
+    /// `stop()`, so it is always broadcast: a signal could wake `stop()` instead. Its timed
+    /// waits (the linger) run on the monotonic clock: a wall clock set back would stretch them.
+    private let projectionQueue = MonotonicCondition()
     private var committed: [Committed] = []
     private var committedEvents = 0
     private var tasks: [@Sendable () -> Void] = []
@@ -104,6 +105,7 @@ final class GroupCommitter: @unchecked Sendable {
 
     /// Starts both stages.
     func start() {
+        broadcaster.whenSubscribed { [weak self] in self?.followerSubscribed() }
         let commitThread = Thread { [self] in
             ThreadName.setCurrent("ledger-commit")
             runCommitStage()
@@ -177,6 +179,14 @@ final class GroupCommitter: @unchecked Sendable {
             projectionQueue.unlock()
         }
         return promise.futureResult
+    }
+
+    /// A follow stream opened: batches already lingering under the long wait (their deadline
+    /// was set before anyone followed) are projected within the short one, like later ones.
+    private func followerSubscribed() {
+        projectionQueue.lock()
+        if !committed.isEmpty { projectionQueue.broadcast() }
+        projectionQueue.unlock()
     }
 
     /// Stops taking commands, commits, projects and answers everything already queued, and
@@ -331,8 +341,7 @@ final class GroupCommitter: @unchecked Sendable {
                 let deadline = oldest.committedAt + projectionLinger.wait(afterBatchOf: oldest.events.count, read: read)
                 if fences.isEmpty && tasks.isEmpty && !stopping && committedEvents < projectionLinger.eventLimit(read: read)
                     && now < deadline {
-                    let wait = deadline - now
-                    _ = projectionQueue.wait(until: Date().addingTimeInterval(Double(wait.nanoseconds) / 1e9))
+                    projectionQueue.wait(for: deadline - now)
                     continue
                 }
                 let all = committed
