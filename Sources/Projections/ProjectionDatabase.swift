@@ -41,7 +41,6 @@ enum ProjectionDatabase {
             // by key at the end), so a larger cache only grew the peak: 256 MiB made a 1M-event
             // rebuild peak ~100 MB higher and took as long (alternating runs, 10k and 1M keys).
             try db.execute(sql: "PRAGMA cache_size = -65536")
-            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         return try DatabaseQueue(path: path, configuration: configuration)
     }
