@@ -42,6 +42,31 @@ final class BoundedChannel<Element>: @unchecked Sendable {
         return element
     }
 
+    /// Enqueues without waiting; false when the channel is full or closed.
+    func offer(_ element: Element) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if closed || items.count - head >= capacity { return false }
+        items.append(element)
+        condition.broadcast()
+        return true
+    }
+
+    /// Takes an element without waiting; nil when there is none.
+    func poll() -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard head < items.count else { return nil }
+        let element = items[head].take()
+        head += 1
+        if head > 64 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        condition.broadcast()
+        return element
+    }
+
     /// No more sends; receivers drain what is left, senders stop.
     func close() {
         condition.lock()

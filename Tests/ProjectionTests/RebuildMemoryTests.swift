@@ -34,6 +34,31 @@ import Testing
         #expect(channel.receive() == nil)
     }
 
+    /// The writer hands chunks back to the fold thread without ever waiting for it: an offer
+    /// to a full or closed channel is refused (the writer then frees the chunk itself), and a
+    /// polled chunk is held by nobody but its taker.
+    @Test func spentChunksAreOfferedBackWithoutWaiting() throws {
+        let channel = BoundedChannel<Chunk>(capacity: 2)
+        weak var first: Chunk?
+        do {
+            let a = Chunk()
+            first = a
+            #expect(channel.offer(a))
+            #expect(channel.offer(Chunk()))
+            #expect(!channel.offer(Chunk()), "full: refused at once")
+        }
+        do {
+            let polled = try #require(channel.poll())
+            #expect(polled === first)
+        }
+        #expect(first == nil, "polled and dropped: nothing else holds it")
+        #expect(channel.poll() != nil)
+        #expect(channel.poll() == nil, "empty: nil at once")
+        channel.close()
+        #expect(!channel.offer(Chunk()), "closed: refused")
+        #expect(channel.poll() == nil)
+    }
+
     @Test func theHeapCanBeTrimmedOnThisCLibrary() {
         #if canImport(Glibc)
         #expect(HeapTrim.isAvailable, "malloc_trim not found: a ledgerd that rebuilt its projection keeps the fold's freed heap")
