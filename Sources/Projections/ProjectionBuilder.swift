@@ -38,7 +38,8 @@ enum ProjectionBuilder {
     static func build(_ files: ProjectionFiles, generation: Int, ledger: Ledger, progress: ((UInt64, UInt64) -> Void)?,
                       sortSpace: SortSpace = .choose(), sortRunKiB: Int = 2_048) throws -> PreparedGeneration {
         let started = Clock.monotonicSeconds()
-        // The fold's state (every conversation and session ID) is freed by now, built or not.
+        // The fold's state (every conversation and session ID) is freed by now, built or not;
+        // the process should not keep its heap (ledgerd lives on after an online rebuild).
         defer { HeapTrim.releaseFreedMemory() }
         files.remove(generation: generation)
         let path = files.path(ofGeneration: generation)
@@ -101,12 +102,11 @@ enum ProjectionBuilder {
                     try writer.finish(folder)
                     return folder.checkpoint
                 }()
-                // The fold's state was freed in the fold thread's malloc arena, which the sorts
-                // below do not reuse: without handing it back first, their memory came on top of
-                // it (10M events: 980 MB anonymous at the peak instead of 762). On a log that long
-                // it costs time (+10-20 % in two alternating pairs; the trim itself takes 0.9 s);
-                // none measurable at 1M events.
-                HeapTrim.releaseFreedMemory()
+                // No heap trim here, only at the end: while the sorts held their runs in memory
+                // (~580 MB at 10M events), the fold's freed heap had to be handed back first or
+                // they came on top of it. Sorting through files they need little, and without
+                // the trim a 10M-event rebuild was 3-9 % faster (two alternating pairs) with the
+                // same peak (754-756 MB anonymous, the fold's).
                 // Index builds are sorts. SQLite sorts in runs of at most the page cache's size
                 // and merges them; with temporary files (never with temp_store = MEMORY) a worker
                 // thread sorts each run while the next is read. Runs of 2 MiB stay in the CPU
