@@ -102,11 +102,12 @@ enum ProjectionBuilder {
                     try writer.finish(folder)
                     return folder.checkpoint
                 }()
-                // No heap trim here, only at the end: while the sorts held their runs in memory
-                // (~580 MB at 10M events), the fold's freed heap had to be handed back first or
-                // they came on top of it. Sorting through files they need little, and without
-                // the trim a 10M-event rebuild was 3-9 % faster (two alternating pairs) with the
-                // same peak (754-756 MB anonymous, the fold's).
+                // Sorting in memory, the runs (~580 MB at 10M events) would come on top of the
+                // fold's freed heap unless it is handed back first (980 MB anonymous at the peak
+                // instead of 762). Sorting through files they need little, and without this trim
+                // a 10M-event rebuild was 3-9 % faster (two alternating pairs) with the same peak
+                // (754-756 MB, the fold's).
+                if sortSpace == .memory { HeapTrim.releaseFreedMemory() }
                 // Index builds are sorts. SQLite sorts in runs of at most the page cache's size
                 // and merges them; with temporary files (never with temp_store = MEMORY) a worker
                 // thread sorts each run while the next is read. Runs of 2 MiB stay in the CPU

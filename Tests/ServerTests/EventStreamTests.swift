@@ -140,7 +140,10 @@ import Testing
         let stall = await ticker.value
         guard took >= .seconds(10) && stall <= took / 2 else { return }
         // Seen once in a fresh-clone CI run (67.9 s, the machine never stalled for more than
-        // 0.4 s): say what ledgerd saw, so that a next occurrence can be explained.
+        // 0.4 s), before the linger waited on the monotonic clock: NSCondition's timed waits
+        // take a wall-clock deadline, so a clock stepped back (a fresh VM's first time sync)
+        // stretches them, and this ticker, on the monotonic clock, does not see that. Should it
+        // happen again, say what ledgerd saw.
         let status = (try? await c.status()).map { "\($0)" } ?? "-"
         let metrics = (try? await c.send(.GET, "/metrics")).map { String(decoding: $0.body, as: UTF8.self) } ?? ""
         let durations = metrics.split(separator: "\n").filter { line in
