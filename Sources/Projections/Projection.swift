@@ -87,7 +87,7 @@ public final class Projection: Sendable {
                                     checkpointer: try WALCheckpointer(path: files.path(ofGeneration: prepared.report.generation), logger: logger))
             if let damage {
                 let kept = setAside.map { "moved to \($0); " } ?? ""
-                logger.error("projection \(damage.kind.rawValue): \(damage.reason); \(kept)rebuilt \(prepared.report.events) events from the log in \(format(prepared.report.seconds)) s as generation \(prepared.report.generation)")
+                logger.error("projection \(damage.kind.rawValue): \(damage.reason); \(kept)rebuilt \(prepared.report.events) events from the log in \(format(prepared.report.seconds)) s as generation \(prepared.report.generation)\(prepared.report.sortNote)")
             }
         }
         let projection = Projection(files: files, ledger: ledger, logger: logger, readers: readers, readOnly: false, live: opened!)
@@ -298,7 +298,7 @@ public final class Projection: Sendable {
     @discardableResult
     public func repair(_ damage: ProjectionDamage) throws -> RebuildReport {
         let report = try install(try prepareRebuild(), setAsideAs: damage.kind.rawValue)
-        logger.error("projection \(damage.kind.rawValue): \(damage.reason); moved to \(report.setAside ?? "?"); rebuilt \(report.events) events from the log in \(Self.format(report.seconds)) s as generation \(report.generation)")
+        logger.error("projection \(damage.kind.rawValue): \(damage.reason); moved to \(report.setAside ?? "?"); rebuilt \(report.events) events from the log in \(Self.format(report.seconds)) s as generation \(report.generation)\(report.sortNote)")
         return report
     }
 

@@ -14,8 +14,16 @@ public struct RebuildReport: Sendable {
     public var seconds: Double
     /// Where the replaced generation was moved, when it was kept for forensics.
     public var setAside: String?
+    /// Where the index sorts ran: "temporary files in DIR", or "memory (why)".
+    public var sortedIn: String = ""
+    /// Whether the index sorts ran in memory (slower, and more memory at the end of the build).
+    public var sortedInMemory = false
 
     public var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : Double(events) }
+
+    /// For log lines: says where the index sorts ran when that was memory (the slow way, which
+    /// an operator may want to fix by giving SQLite a temporary directory with room).
+    public var sortNote: String { sortedInMemory ? "; indexes sorted in \(sortedIn)" : "" }
 }
 
 /// A generation file built and synced, not yet live.
@@ -32,20 +40,52 @@ public struct PreparedGeneration: Sendable {
 enum ProjectionBuilder {
     static let chunkSize = 4_096
 
+    /// Builds generation `generation` from the whole log.
+    ///
+    /// When the index sorts fail in their temporary files (a temporary directory that fills up
+    /// or goes away), the build is done again with the sorts in memory; the report says so.
+    ///
     /// - Parameters:
-    ///   - sortSpace: where the index sorts keep their runs (tests choose; see ``SortSpace``).
+    ///   - sortSpace: where the index sorts keep their runs; by default ``SortSpace/choose(from:needing:)``.
     ///   - sortRunKiB: the size of a sorted run when the sort uses temporary files.
+    ///   - failingTemporarySort: tests only: the sort through temporary files fails as if its
+    ///     directory were full.
+    /// - Throws: ``ProjectionError`` or SQLite's error when the generation cannot be built.
     static func build(_ files: ProjectionFiles, generation: Int, ledger: Ledger, progress: ((UInt64, UInt64) -> Void)?,
-                      sortSpace: SortSpace = .choose(), sortRunKiB: Int = 2_048) throws -> PreparedGeneration {
+                      sortSpace: SortSpace? = nil, sortRunKiB: Int = 2_048, failingTemporarySort: Bool = false) throws -> PreparedGeneration {
         let started = Clock.monotonicSeconds()
         // The fold's state (every conversation and session ID) is freed by now, built or not;
         // the process should not keep its heap (ledgerd lives on after an online rebuild).
         defer { HeapTrim.releaseFreedMemory() }
+        let total = try ledger.head().seq
+        let space = sortSpace ?? SortSpace.choose(needing: total * SortSpace.bytesPerEvent)
+        var prepared: PreparedGeneration
+        do {
+            prepared = try buildOnce(files, generation: generation, ledger: ledger, through: total, progress: progress,
+                                     sortSpace: space, sortRunKiB: sortRunKiB, failingTemporarySort: failingTemporarySort)
+        } catch let failure as TemporarySortFailure {
+            // Nothing of the failed file can be kept: with no journal, a failed statement
+            // cannot be undone. Done again from the start, sorting in memory.
+            let fallback = SortSpace.memory(reason: "sorting through \(space) failed: \(failure.underlying)")
+            prepared = try buildOnce(files, generation: generation, ledger: ledger, through: total, progress: progress,
+                                     sortSpace: fallback, sortRunKiB: sortRunKiB, failingTemporarySort: false)
+        }
+        prepared.report.seconds = Clock.monotonicSeconds() - started
+        return prepared
+    }
+
+    /// The index sorts failed in their temporary files.
+    struct TemporarySortFailure: Error {
+        var underlying: any Error
+    }
+
+    private static func buildOnce(_ files: ProjectionFiles, generation: Int, ledger: Ledger, through total: UInt64,
+                                  progress: ((UInt64, UInt64) -> Void)?, sortSpace: SortSpace, sortRunKiB: Int,
+                                  failingTemporarySort: Bool) throws -> PreparedGeneration {
         files.remove(generation: generation)
         let path = files.path(ofGeneration: generation)
         let queue = try ProjectionDatabase.openBuilder(path: path)
         try ProjectionSchema.rebuildMigrator.migrate(queue)
-        let total = try ledger.head().seq
 
         let chunks = BoundedChannel<[FoldedEvent]>(capacity: 8)
         // Chunks the writer is done with go back to the fold thread, which frees their events
@@ -107,18 +147,27 @@ enum ProjectionBuilder {
                 // instead of 762). Sorting through files they need little, and without this trim
                 // a 10M-event rebuild was 3-9 % faster (two alternating pairs) with the same peak
                 // (754-756 MB, the fold's).
-                if sortSpace == .memory { HeapTrim.releaseFreedMemory() }
+                if sortSpace.isMemory { HeapTrim.releaseFreedMemory() }
                 // Index builds are sorts. SQLite sorts in runs of at most the page cache's size
                 // and merges them; with temporary files (never with temp_store = MEMORY) a worker
                 // thread sorts each run while the next is read. Runs of 2 MiB stay in the CPU
                 // caches: the index on transitions(key, seq) over 1M events took 0.51 s this way
                 // against 1.57 s in memory with 64 MiB runs, and 12 MB of memory against 134 MB
                 // (sqlite3 shell, the same file and statements). Without a writable temporary
-                // directory the sort stays in memory, as it always did before.
+                // directory with room the sort stays in memory, as it always did before.
                 try db.execute(sql: "PRAGMA threads = 2")
                 try db.execute(sql: "PRAGMA temp_store = \(sortSpace.tempStore)")
-                if case .temporaryFiles = sortSpace { try db.execute(sql: "PRAGMA cache_size = -\(sortRunKiB)") }
-                for sql in ProjectionSchema.secondaryIndexes { try db.execute(sql: sql) }
+                if case .temporaryFiles = sortSpace {
+                    try db.execute(sql: "PRAGMA cache_size = -\(sortRunKiB)")
+                    do {
+                        if failingTemporarySort { throw DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full (simulated)") }
+                        for sql in ProjectionSchema.secondaryIndexes { try db.execute(sql: sql) }
+                    } catch {
+                        throw TemporarySortFailure(underlying: error)
+                    }
+                } else {
+                    for sql in ProjectionSchema.secondaryIndexes { try db.execute(sql: sql) }
+                }
                 progress?(checkpoint.seq, total)
                 return checkpoint
             }
@@ -132,7 +181,7 @@ enum ProjectionBuilder {
         try ProjectionFiles.syncFile(path)
         try files.syncDirectory()
         let report = RebuildReport(generation: generation, events: checkpoint.seq, checkpoint: checkpoint,
-                                   seconds: Clock.monotonicSeconds() - started)
+                                   seconds: 0, sortedIn: sortSpace.description, sortedInMemory: sortSpace.isMemory)
         return PreparedGeneration(report: report)
     }
 }

@@ -29,6 +29,10 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("online"))
         #expect(try await ledgerctl("verify", "--data-dir", daemon.dataDirectory).status == 0)
+        // The report says where the index sorts ran (here a temporary directory has room).
+        let json = try await ledgerctl("rebuild", "--online", "--json", "--socket", daemon.socketPath)
+        #expect(json.status == 0, "\(json.stderr)")
+        #expect(json.stdout.contains(#""sortedIn":"temporary files in "#), "\(json.stdout)")
     }
 
     /// A backup taken while writers run restores to a ledger that verifies and holds every write

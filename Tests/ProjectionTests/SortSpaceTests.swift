@@ -11,9 +11,20 @@ import Testing
         let directory = TemporaryDirectory("sort")
         let file = directory.join("a-file")
         #expect(FileManager.default.createFile(atPath: file, contents: Data()))
-        let chosen = SortSpace.choose(from: ["", directory.join("missing"), file, directory.path, "/tmp"])
+        let chosen = SortSpace.choose(from: ["", directory.join("missing"), file, directory.path, "/tmp"], needing: 1_024)
         #expect(chosen == .temporaryFiles(directory: directory.path))
         #expect(chosen.tempStore == "FILE")
+        #expect("\(chosen)" == "temporary files in \(directory.path)")
+    }
+
+    /// SQLite would take the first writable directory however full it is, so one without room
+    /// for the sort (by `statvfs`) means sorting in memory, not trying the next directory.
+    @Test func aDirectoryWithoutRoomForTheSortMeansMemory() throws {
+        let directory = TemporaryDirectory("sort")
+        let chosen = SortSpace.choose(from: [directory.path, "/tmp"], needing: UInt64(1) << 60)
+        #expect(chosen.isMemory)
+        #expect("\(chosen)".contains("\(directory.path) has"), "\(chosen)")
+        #expect(chosen.tempStore == "MEMORY")
     }
 
     /// With nowhere to write (a read-only root file system in a container), the sort stays in
@@ -22,8 +33,9 @@ import Testing
         let directory = TemporaryDirectory("sort")
         let file = directory.join("a-file")
         #expect(FileManager.default.createFile(atPath: file, contents: Data()))
-        let chosen = SortSpace.choose(from: [directory.join("missing"), file])
-        #expect(chosen == .memory)
+        let chosen = SortSpace.choose(from: [directory.join("missing"), file], needing: 0)
+        #expect(chosen.isMemory)
+        #expect("\(chosen)".contains("no writable temporary directory"), "\(chosen)")
         #expect(chosen.tempStore == "MEMORY")
     }
 
@@ -40,21 +52,27 @@ import Testing
             try f.append(commands, apply: false)
         }
         let files = ProjectionFiles(directory: f.path)
-        let temporary = try #require({ () -> SortSpace? in
-            if case .temporaryFiles = SortSpace.choose() { return SortSpace.choose() }
-            return nil
-        }(), "no writable temporary directory on this machine")
+        let temporary = SortSpace.choose(needing: 64 << 20)
+        #expect(!temporary.isMemory, "no temporary directory with 64 MiB free on this machine: \(temporary)")
         let throughFiles = try ProjectionBuilder.build(files, generation: 90, ledger: f.ledger, progress: nil,
                                                        sortSpace: temporary, sortRunKiB: 1_024)
-        let inMemory = try ProjectionBuilder.build(files, generation: 91, ledger: f.ledger, progress: nil, sortSpace: .memory)
-        #expect(throughFiles.report.events == 40_000 && inMemory.report.events == 40_000)
+        let inMemory = try ProjectionBuilder.build(files, generation: 91, ledger: f.ledger, progress: nil, sortSpace: .memory(reason: "a test"))
+        // A sort through files that fails (its directory full) is done again in memory.
+        let retried = try ProjectionBuilder.build(files, generation: 92, ledger: f.ledger, progress: nil,
+                                                  sortSpace: temporary, sortRunKiB: 1_024, failingTemporarySort: true)
+        #expect(throughFiles.report.events == 40_000 && inMemory.report.events == 40_000 && retried.report.events == 40_000)
+        #expect(!throughFiles.report.sortedInMemory && throughFiles.report.sortNote.isEmpty)
+        #expect(inMemory.report.sortedInMemory)
+        #expect(retried.report.sortedInMemory)
+        #expect(retried.report.sortedIn.contains("sorting through \(temporary) failed") && retried.report.sortedIn.contains("disk is full"),
+                "\(retried.report.sortedIn)")
         let indexed = [
             "SELECT key, seq FROM transitions INDEXED BY transitions_by_key ORDER BY key, seq",
             "SELECT owner, seq FROM transitions INDEXED BY transitions_by_owner WHERE owner IS NOT NULL ORDER BY owner, seq",
             "SELECT state, key FROM sessions INDEXED BY sessions_by_state ORDER BY state, key",
         ]
         var answers: [[String]] = []
-        for generation in [90, 91] {
+        for generation in [90, 91, 92] {
             var configuration = Configuration()
             configuration.readonly = true
             let queue = try DatabaseQueue(path: files.path(ofGeneration: generation), configuration: configuration)
@@ -68,5 +86,6 @@ import Testing
         }
         #expect(answers[0].count > 40_000)
         #expect(answers[0] == answers[1])
+        #expect(answers[0] == answers[2])
     }
 }

@@ -347,7 +347,7 @@ public final class LedgerHandler: Sendable {
         return promise.futureResult.flatMap { prepared in
             self.committer.perform(on: eventLoop) { try projection.install(prepared) }
         }.map { report in
-            self.logger.notice("projection rebuilt online: \(report.events) events in \(Projection.format(report.seconds)) s, generation \(report.generation)")
+            self.logger.notice("projection rebuilt online: \(report.events) events in \(Projection.format(report.seconds)) s, generation \(report.generation)\(report.sortNote)")
             var w = JSONWriter()
             w.beginObject()
             w.key("generation"); w.value(report.generation)
@@ -355,6 +355,7 @@ public final class LedgerHandler: Sendable {
             w.key("seconds"); w.value(report.seconds)
             w.key("eventsPerSecond"); w.value(report.eventsPerSecond)
             w.key("checkpointSeq"); w.value(report.checkpoint.seq)
+            w.key("sortedIn"); w.value(report.sortedIn)
             w.endObject()
             return APIResponse(body: w.bytes)
         }.flatMapErrorThrowing { error in APIResponse(error as? APIError ?? .internal("rebuild failed: \(error)")) }

@@ -39,7 +39,9 @@ struct Rebuild: AsyncParsableCommand {
                 }
                 let seconds = Double(number("seconds")) ?? 0
                 let events = UInt64(number("events")) ?? 0
-                Output.standard.line("rebuilt \(Format.count(events)) events in \(Format.seconds(seconds)) (\(Format.rate(events, seconds))), generation \(number("generation")), online")
+                var note = ""
+                if case .string(let sortedIn)? = object["sortedIn"], sortedIn.hasPrefix("memory") { note = "; indexes sorted in \(sortedIn)" }
+                Output.standard.line("rebuilt \(Format.count(events)) events in \(Format.seconds(seconds)) (\(Format.rate(events, seconds))), generation \(number("generation")), online\(note)")
             }
             return
         }
@@ -65,11 +67,12 @@ struct Rebuild: AsyncParsableCommand {
             w.key("events"); w.value(report.events)
             w.key("seconds"); w.value(report.seconds)
             w.key("eventsPerSecond"); w.value(report.eventsPerSecond)
+            w.key("sortedIn"); w.value(report.sortedIn)
             w.endObject()
             Output.standard.write(w.bytes)
             Output.standard.line()
         } else {
-            Output.standard.line("rebuilt \(Format.count(report.events)) events in \(Format.seconds(report.seconds)) (\(Format.rate(report.events, report.seconds))), generation \(report.generation)")
+            Output.standard.line("rebuilt \(Format.count(report.events)) events in \(Format.seconds(report.seconds)) (\(Format.rate(report.events, report.seconds))), generation \(report.generation)\(report.sortNote)")
         }
     }
 }
