@@ -15,7 +15,7 @@ struct RebuildBenchmark: ParsableCommand {
         let projection = try Projection.open(directory: dataDir, ledger: ledger)
         let cpu = Measurement.cpuSeconds()
         let report = try projection.rebuild()
-        print("rebuild: \(report.events) events in \(String(format: "%.2f", report.seconds)) s (\(Measurement.rate(Double(report.events), report.seconds))), cpu \(String(format: "%.2f", Measurement.cpuSeconds() - cpu)) s, peak RSS \(Measurement.megabytes(Measurement.peakResidentBytes()))")
+        print("rebuild: \(report.events) events in \(String(format: "%.2f", report.seconds)) s (\(Measurement.rate(Double(report.events), report.seconds))), cpu \(String(format: "%.2f", Measurement.cpuSeconds() - cpu)) s, peak RSS \(Measurement.megabytes(Measurement.peakResidentBytes())), indexes sorted in \(report.sortedIn)")
     }
 }
 
