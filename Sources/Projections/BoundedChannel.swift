@@ -19,10 +19,9 @@ final class BoundedChannel<Element>: @unchecked Sendable {
     func send(_ element: Element) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        while items.count - head >= capacity && !closed { condition.wait() }
+        while isFull && !closed { condition.wait() }
         if closed { return false }
-        items.append(element)
-        condition.broadcast()
+        enqueue(element)
         return true
     }
 
@@ -31,24 +30,15 @@ final class BoundedChannel<Element>: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while head == items.count && !closed { condition.wait() }
-        guard head < items.count else { return nil }
-        let element = items[head].take()
-        head += 1
-        if head > 64 && head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        condition.broadcast()
-        return element
+        return dequeue()
     }
 
     /// Enqueues without waiting; false when the channel is full or closed.
     func offer(_ element: Element) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        if closed || items.count - head >= capacity { return false }
-        items.append(element)
-        condition.broadcast()
+        if closed || isFull { return false }
+        enqueue(element)
         return true
     }
 
@@ -56,6 +46,18 @@ final class BoundedChannel<Element>: @unchecked Sendable {
     func poll() -> Element? {
         condition.lock()
         defer { condition.unlock() }
+        return dequeue()
+    }
+
+    // Called with the lock held.
+    private var isFull: Bool { items.count - head >= capacity }
+
+    private func enqueue(_ element: Element) {
+        items.append(element)
+        condition.broadcast()
+    }
+
+    private func dequeue() -> Element? {
         guard head < items.count else { return nil }
         let element = items[head].take()
         head += 1

@@ -157,16 +157,14 @@ enum ProjectionBuilder {
                 // directory with room the sort stays in memory, as it always did before.
                 try db.execute(sql: "PRAGMA threads = 2")
                 try db.execute(sql: "PRAGMA temp_store = \(sortSpace.tempStore)")
-                if case .temporaryFiles = sortSpace {
-                    try db.execute(sql: "PRAGMA cache_size = -\(sortRunKiB)")
-                    do {
-                        if failingTemporarySort { throw DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full (simulated)") }
-                        for sql in ProjectionSchema.secondaryIndexes { try db.execute(sql: sql) }
-                    } catch {
-                        throw TemporarySortFailure(underlying: error)
+                if !sortSpace.isMemory { try db.execute(sql: "PRAGMA cache_size = -\(sortRunKiB)") }
+                do {
+                    if failingTemporarySort && !sortSpace.isMemory {
+                        throw DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full (simulated)")
                     }
-                } else {
                     for sql in ProjectionSchema.secondaryIndexes { try db.execute(sql: sql) }
+                } catch let error where !sortSpace.isMemory {
+                    throw TemporarySortFailure(underlying: error)
                 }
                 progress?(checkpoint.seq, total)
                 return checkpoint
