@@ -14,10 +14,13 @@ public struct RebuildReport: Sendable {
     public var seconds: Double
     /// Where the replaced generation was moved, when it was kept for forensics.
     public var setAside: String?
+    /// Where the index sorts ran.
+    public var sortSpace: SortSpace
+
     /// Where the index sorts ran: "temporary files in DIR", or "memory (why)".
-    public var sortedIn: String = ""
+    public var sortedIn: String { sortSpace.description }
     /// Whether the index sorts ran in memory (slower, and more memory at the end of the build).
-    public var sortedInMemory = false
+    public var sortedInMemory: Bool { sortSpace.isMemory }
 
     public var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : Double(events) }
 
@@ -179,7 +182,7 @@ enum ProjectionBuilder {
         try ProjectionFiles.syncFile(path)
         try files.syncDirectory()
         let report = RebuildReport(generation: generation, events: checkpoint.seq, checkpoint: checkpoint,
-                                   seconds: 0, sortedIn: sortSpace.description, sortedInMemory: sortSpace.isMemory)
+                                   seconds: 0, sortSpace: sortSpace)
         return PreparedGeneration(report: report)
     }
 }

@@ -13,7 +13,7 @@ import Darwin
 /// `/tmp` and the working directory, whatever room it has; in a container with a read-only root
 /// file system there may be none, and a small `/tmp` fills up. Then the sort stays in memory
 /// rather than fail the rebuild.
-enum SortSpace: Equatable, CustomStringConvertible {
+public enum SortSpace: Sendable, Equatable, CustomStringConvertible {
     case temporaryFiles(directory: String)
     /// In memory, and why.
     case memory(reason: String)
@@ -31,13 +31,13 @@ enum SortSpace: Equatable, CustomStringConvertible {
         }
     }
 
-    var isMemory: Bool {
+    public var isMemory: Bool {
         if case .memory = self { return true }
         return false
     }
 
     /// What a rebuild report says about it.
-    var description: String {
+    public var description: String {
         switch self {
         case .temporaryFiles(let directory): "temporary files in \(directory)"
         case .memory(let reason): "memory (\(reason))"
