@@ -95,7 +95,14 @@ import Testing
         func flush() throws {
             guard !pending.isEmpty else { return }
             f.clock += 1_000
+            let stateBefore = try snapshotState(f.ledger)
             let result = try f.ledger.append(pending.map { CommandEnvelope($0) }, now: f.clock)
+            // What the batch reports as changed (what the head state takes and the projection
+            // writes) is exactly what its events change when folded over the whole state before it.
+            var folded = stateBefore
+            for committed in result.events { try SessionMachine.apply(committed.event, to: &folded) }
+            #expect(result.changed == folded.changes(since: stateBefore))
+            #expect(try snapshotState(f.ledger) == folded)
             for (command, outcome) in zip(pending, result.outcomes) {
                 switch outcome {
                 case .accepted(let range, _):

@@ -325,10 +325,11 @@ final class HeadStateStore: @unchecked Sendable {
             // so with many more keys than a write-back holds (1M conversations) the B-tree
             // descents stay in the CPU's caches and each dirty page is shared by neighbours.
             // A conversation's index entries (key ‖ 0x01 ‖ seq) sort just before its state.
-            let keys = Set(overlay.state.conversations.keys).union(overlay.index.keys).sorted()
+            let index = overlay.seqsByKey()
+            let keys = Set(overlay.state.conversations.keys).union(index.keys).sorted()
             var written = 0
             for key in keys {
-                for seq in overlay.index[key] ?? [] { try txn.put(layout.conversations, key: StateLayout.indexKey(key, seq), value: []) }
+                for seq in index[key] ?? [] { try txn.put(layout.conversations, key: StateLayout.indexKey(key, seq), value: []) }
                 guard let conversation = overlay.state.conversations[key] else { continue }
                 let stateKey = StateLayout.stateKey(key)
                 let old = try txn.get(layout.conversations, key: stateKey).map { try StateCodec.decodeConversation(key: key, $0) }

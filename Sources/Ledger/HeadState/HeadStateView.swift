@@ -26,7 +26,7 @@ struct HeadStateView {
     func conversation(_ key: String) throws -> ConversationState? {
         for layer in layers { if let found = layer.state.conversations[key] { return found } }
         return try stored { txn, layout in
-            guard let bytes = try txn.get(layout.conversations, key: StateLayout.stateKey(key)) else { return nil }
+            guard let bytes = try StateLayout.withStateKey(key, { try txn.get(layout.conversations, key: $0) }) else { return nil }
             return try StateCodec.decodeConversation(key: key, bytes)
         }
     }
@@ -34,7 +34,7 @@ struct HeadStateView {
     func session(_ id: String) throws -> SessionRecord? {
         for layer in layers { if let found = layer.state.sessions[id] { return found } }
         return try stored { txn, layout in
-            guard let bytes = try txn.get(layout.sessions, key: Array(id.utf8)) else { return nil }
+            guard let bytes = try StateLayout.withNameKey(id, { try txn.get(layout.sessions, key: $0) }) else { return nil }
             return try StateCodec.decodeSession(bytes)
         }
     }
@@ -99,11 +99,54 @@ struct HeadStateView {
         } ?? []
         // Oldest layer first: each layer's seqs follow those beneath it.
         for layer in layers.reversed() {
-            guard let tail = layer.index[key] else { continue }
             let last: UInt64 = seqs.last ?? 0
-            seqs += tail.filter { (seq: UInt64) in seq >= from && seq > last }
+            seqs += layer.seqs(forKey: key).filter { (seq: UInt64) in seq >= from && seq > last }
         }
         return seqs
+    }
+
+    /// Adds to `state` what a command is decided against, where `state` does not hold it yet:
+    /// everything `needs` names, plus the record of every loaded conversation's session.
+    ///
+    /// Entities `state` already holds are taken as they are there: the writer's batch state
+    /// holds what earlier commands of the batch read or changed, newer than the view.
+    func load(_ needs: StateNeeds, into state: inout LedgerState) throws {
+        var keys = needs.keys
+        if let owner = needs.liveOfOwner { keys += try liveCandidates(owner: owner, newest: state) }
+        if needs.allLive { keys += try liveCandidates(owner: nil, newest: state) }
+        for key in keys { try loadConversation(key, into: &state) }
+        for id in needs.sessions { try loadSession(id, into: &state) }
+        for name in needs.owners { try loadOwner(name, into: &state) }
+    }
+
+    /// ``load(_:into:)`` for a transition, without building its ``StateNeeds``: the writer
+    /// does this once per command.
+    func load(transitionOn key: String, _ request: TransitionRequest, into state: inout LedgerState) throws {
+        try loadConversation(key, into: &state)
+        if let id = request.sessionId { try loadSession(id, into: &state) }
+        if let id = request.reportedSessionId { try loadSession(id, into: &state) }
+        if let name = request.owner { try loadOwner(name, into: &state) }
+    }
+
+    private func loadConversation(_ key: String, into state: inout LedgerState) throws {
+        let sessionId: String?
+        if let held = state.conversations[key] {
+            sessionId = held.sessionId
+        } else if let found = try conversation(key) {
+            state.conversations[key] = found
+            sessionId = found.sessionId
+        } else {
+            return
+        }
+        if let sessionId { try loadSession(sessionId, into: &state) }
+    }
+
+    private func loadSession(_ id: String, into state: inout LedgerState) throws {
+        if state.sessions[id] == nil, let found = try session(id) { state.sessions[id] = found }
+    }
+
+    private func loadOwner(_ name: String, into state: inout LedgerState) throws {
+        if state.owners[name] == nil, let found = try owner(name) { state.owners[name] = found }
     }
 
     /// Loads everything `needs` names, plus the record of every loaded conversation's session.

@@ -63,6 +63,26 @@ struct StateLayout {
         Array(key.utf8) + [stateSuffix]
     }
 
+    /// Lends ``stateKey(_:)`` to `body` from the stack: the writer looks a conversation up by
+    /// it for most commands, and two arrays per lookup showed in its profile.
+    static func withStateKey<R>(_ key: String, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var key = key
+        return try key.withUTF8 { utf8 in
+            try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: utf8.count + 1) { buffer in
+                _ = buffer.initialize(fromContentsOf: utf8)
+                buffer[utf8.count] = stateSuffix
+                return try body(UnsafeRawBufferPointer(buffer))
+            }
+        }
+    }
+
+    /// Lends the UTF-8 bytes of a name (a session ID, an owner) to `body` as an LMDB key,
+    /// without copying them into an array first.
+    static func withNameKey<R>(_ name: String, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var name = name
+        return try name.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
+    }
+
     /// `key ‖ 0x01`: the prefix of a conversation's index entries.
     static func indexPrefix(_ key: String) -> [UInt8] {
         Array(key.utf8) + [indexSeparator]

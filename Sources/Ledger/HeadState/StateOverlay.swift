@@ -7,8 +7,11 @@
 struct StateOverlay: Sendable {
     /// The newest value of every entity the tail changed.
     var state = LedgerState()
-    /// Seqs of each conversation's events in the overlay, in order.
-    var index: [String: [UInt64]] = [:]
+    /// Every keyed event in the overlay, in log order: its conversation and seq. Appended per
+    /// event on the writer's commit path, where a dictionary of arrays cost a hash and often an
+    /// allocation per event; grouped by conversation only where it is read (``seqs(forKey:)``,
+    /// when a follow stream or a replay by key starts) and written back, both off that path.
+    var keyedSeqs: [(key: String, seq: UInt64)] = []
     /// The log position this overlay (over the state it sits on) reflects.
     var position: AppliedPosition
     /// Events folded into the overlay.
@@ -25,16 +28,28 @@ struct StateOverlay: Sendable {
         state.take(changed)
         for event in appended {
             events += 1
-            if let key = event.key { index[key, default: []].append(event.seq) }
+            if let key = event.key { keyedSeqs.append((key, event.seq)) }
         }
         self.position = position
+    }
+
+    /// Seqs of the events of conversation `key` in the overlay, in order.
+    func seqs(forKey key: String) -> [UInt64] {
+        keyedSeqs.compactMap { $0.key == key ? $0.seq : nil }
+    }
+
+    /// The seqs of ``keyedSeqs`` by conversation, each in order.
+    func seqsByKey() -> [String: [UInt64]] {
+        var byKey: [String: [UInt64]] = [:]
+        for (key, seq) in keyedSeqs { byKey[key, default: []].append(seq) }
+        return byKey
     }
 
     /// This overlay with `newer` laid over it (for a write-back that retries after a failure).
     func merging(_ newer: StateOverlay) -> StateOverlay {
         var merged = self
         merged.state.take(newer.state)
-        merged.index.merge(newer.index) { old, new in old + new }
+        merged.keyedSeqs += newer.keyedSeqs
         merged.position = newer.position
         merged.events += newer.events
         return merged

@@ -241,30 +241,51 @@ public final class Ledger: Sendable {
                 var events: [CommittedEvent] = []
                 events.reserveCapacity(commands.count)
                 var changed = LedgerState()
+                // Every entity the batch has read or changed, as the batch left it: each command
+                // is decided against it and changes it in place (no slice per command, no copy).
+                var working = LedgerState()
+                working.reserveCapacity(conversations: commands.count, sessions: commands.count * 2)
 
                 for envelope in commands {
                     if let problem = SessionMachine.validate(envelope.command) {
                         outcomes.append(.rejected(problem, conversation: nil))
                         continue
                     }
-                    let slice = try view.loadSlice(envelope.command.needs, newest: changed)
-                    let key: String? = if case .transition(let key, _) = envelope.command { key } else { nil }
-                    switch SessionMachine.decide(envelope.command, state: slice) {
+                    let key: String?
+                    if case .transition(let transitionKey, let request) = envelope.command {
+                        key = transitionKey
+                        try view.load(transitionOn: transitionKey, request, into: &working)
+                    } else {
+                        key = nil
+                        try view.load(envelope.command.needs, into: &working)
+                    }
+                    switch SessionMachine.decide(validated: envelope.command, state: working) {
                     case .rejected(let rejection):
-                        outcomes.append(.rejected(rejection, conversation: key.map { slice.conversation($0) }))
+                        outcomes.append(.rejected(rejection, conversation: key.map { working.conversation($0) }))
                     case .accepted(let decided):
-                        var after = slice
                         var sealed: [CommittedEvent] = []
                         var chain = head
                         do throws(InvariantViolation) {
-                            for var event in decided {
-                                event.seq = chain.seq + 1
-                                event.time = time
-                                event.actor = envelope.actor
-                                try SessionMachine.apply(event, to: &after)
-                                let (bytes, hash) = StoredRecord.seal(event, after: chain.hash)
-                                sealed.append(CommittedEvent(event: event, stored: bytes, hash: hash))
-                                chain = LedgerHead(seq: event.seq, hash: hash, time: time)
+                            sealed.reserveCapacity(decided.count)
+                            if decided.count == 1 {
+                                // One event (every transition): folded in place, which leaves the
+                                // state as it was when the event breaks an invariant.
+                                let event = stamp(decided[0], after: chain, time: time, actor: envelope.actor)
+                                let footprint = EventFootprint(of: event, before: working)
+                                try SessionMachine.apply(event, to: &working)
+                                footprint.recordChanges(of: event, in: working, into: &changed)
+                                seal(event, after: &chain, into: &sealed)
+                            } else {
+                                // Several (a boot's invalidations): folded into a copy, so that one
+                                // that breaks an invariant undoes the command's earlier ones.
+                                var after = working
+                                for decidedEvent in decided {
+                                    let event = stamp(decidedEvent, after: chain, time: time, actor: envelope.actor)
+                                    try SessionMachine.apply(event, to: &after)
+                                    seal(event, after: &chain, into: &sealed)
+                                }
+                                changed.takeChanges(of: after, since: working)
+                                working = after
                             }
                         } catch {
                             outcomes.append(.failed(error))
@@ -273,9 +294,8 @@ public final class Ledger: Sendable {
                         for committed in sealed {
                             try txn.put(layout.events, key: LedgerLayout.seqKey(committed.event.seq), value: committed.stored, append: true)
                         }
-                        changed.takeChanges(of: after, since: slice)
                         outcomes.append(.accepted(events: events.count..<(events.count + sealed.count),
-                                                  conversation: key.map { after.conversation($0) }))
+                                                  conversation: key.map { working.conversation($0) }))
                         events += sealed
                         head = chain
                     }
@@ -290,6 +310,23 @@ public final class Ledger: Sendable {
         if !result.events.isEmpty { state.committed(result.changed, events: result.events.lazy.map(\.event), head: result.head) }
         return result
     }
+    /// A decided event given its place in the log: the seq after `chain`, the batch's time and
+    /// the command's actor.
+    private func stamp(_ decided: Event, after chain: LedgerHead, time: Int64, actor: ActorIdentity?) -> Event {
+        var event = decided
+        event.seq = chain.seq + 1
+        event.time = time
+        event.actor = actor
+        return event
+    }
+
+    /// Seals a stamped event into the hash chain after `chain`, which moves to it.
+    private func seal(_ event: Event, after chain: inout LedgerHead, into sealed: inout [CommittedEvent]) {
+        let (bytes, hash) = StoredRecord.seal(event, after: chain.hash)
+        sealed.append(CommittedEvent(event: event, stored: bytes, hash: hash))
+        chain = LedgerHead(seq: event.seq, hash: hash, time: event.time)
+    }
+
     /// Appends one command; a convenience over ``append(_:now:)``.
     public func append(_ command: Command, actor: ActorIdentity? = nil, now: Int64 = WallClock.microseconds()) throws -> (CommandOutcome, [CommittedEvent]) {
         let result = try append([CommandEnvelope(command, actor: actor)], now: now)
