@@ -5,12 +5,14 @@
 #
 #   DURATION=10   seconds measured per load row (after 2 s of warm-up)
 #   SCALING=1     also the curves: 10k -> 100k -> 1M keys, and 0 -> 1M -> 10M events in the log
+#   ROUNDS=3      interleaved rounds per curve (SCALING=1)
 #   KEEP=dir      keep the populated data directories in dir (default: a temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BENCH=./.build/release/ledger-bench
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
 WORK=${KEEP:-$(mktemp -d /tmp/ledger-bench.XXXXXX)}
 mkdir -p "$WORK"
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT
@@ -46,22 +48,22 @@ $BENCH rebuild --data-dir "$WORK/keys-1m"
 $BENCH startup --data-dir "$WORK/keys-1m" --rebuild-online
 
 if [ "${SCALING:-0}" = 1 ]; then
-    section "scaling with keys: 64 clients, the turn mix spread over K keys of a ledger already holding K keys"
+    # Interleaved rounds (`ledger-bench curve`): every point of a curve runs once per round, so
+    # each point is read against the first point of its own round, minutes apart at most. Rows
+    # run one block after another compared the VM's minutes as much as the points.
+    section "scaling with keys: 64 clients, the turn mix spread over K keys of a ledger already holding K keys ($ROUNDS interleaved rounds)"
     [ -d "$WORK/keys-100k/log" ] || $BENCH populate --data-dir "$WORK/keys-100k" --events 120000 --keys 100000 --fill-keys
-settle
+    settle
     $BENCH rebuild --data-dir "$WORK/keys-100k"
-    for dir in none keys-100k keys-1m; do
-        case $dir in none) keys=10000; args=() ;; keys-100k) keys=100000; args=(--data-dir "$WORK/$dir") ;; keys-1m) keys=1000000; args=(--data-dir "$WORK/$dir") ;; esac
-        $BENCH transitions "${args[@]}" --clients 64 --keys "$keys" --duration "$DURATION" | tail -n +2
-    done
+    $BENCH curve --rounds "$ROUNDS" --duration "$DURATION" --point "10k keys (fresh)=:10000" \
+        --point "100k keys=$WORK/keys-100k:100000" --point "1M keys=$WORK/keys-1m:1000000"
 
-    section "scaling with the log: 64 clients on 10k keys, with 0, 1M and 10M events already in the log"
+    section "scaling with the log: 64 clients on 10k keys, with 0, 1M and 10M events already in the log ($ROUNDS interleaved rounds)"
     [ -d "$WORK/events-10m/log" ] || $BENCH populate --data-dir "$WORK/events-10m" --events 10000000 --keys 10000
-settle
+    settle
     $BENCH rebuild --data-dir "$WORK/events-10m"
     $BENCH verify --data-dir "$WORK/events-10m"
-    $BENCH transitions --clients 64 --keys 10000 --duration "$DURATION" | tail -n +2
-    $BENCH transitions --data-dir "$WORK/events-1m" --clients 64 --keys 10000 --duration "$DURATION" | tail -n +2
-    $BENCH transitions --data-dir "$WORK/events-10m" --clients 64 --keys 10000 --duration "$DURATION" | tail -n +2
+    $BENCH curve --rounds "$ROUNDS" --duration "$DURATION" --point "0 events (fresh)=:10000" \
+        --point "1M events=$WORK/events-1m:10000" --point "10M events=$WORK/events-10m:10000"
     $BENCH startup --data-dir "$WORK/events-10m" --runs 3
 fi

@@ -9,6 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
             Build with `swift build -c release` (or run `make bench`); figures from a debug build mean nothing.
             """,
         subcommands: [TransitionsBenchmark.self, ReadsBenchmark.self, MixedBenchmark.self, StartupBenchmark.self, ReplayBenchmark.self,
-                      RebuildBenchmark.self, VerifyBenchmark.self, ApplyBenchmark.self, Populate.self]
+                      RebuildBenchmark.self, VerifyBenchmark.self, ApplyBenchmark.self, Populate.self,
+                      CurveBenchmark.self]
     )
 }

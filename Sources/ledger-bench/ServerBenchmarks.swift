@@ -30,7 +30,9 @@ struct Row {
         let server = serverCPU.map { String(format: "%5.0f%%", $0 * 100) } ?? "    -"
         let driver = driverCPU.map { String(format: "%5.0f%%", $0 * 100) } ?? "    -"
         let rss = serverRSS.map { "\(Measurement.megabytes($0.total)) (\(Measurement.megabytes($0.heap)))" } ?? "-"
-        return String(format: "%-32@ %7d %10.0f %9.3f %9.3f %9.3f", label as NSString, clients, result.throughput,
+        // Padded by hand: Foundation on Linux ignores the width of `%@`.
+        return label.padding(toLength: 32, withPad: " ", startingAt: 0)
+            + String(format: " %7d %10.0f %9.3f %9.3f %9.3f", clients, result.throughput,
                       result.milliseconds(50), result.milliseconds(99), result.milliseconds(99.9))
             + "   \(batch)   \(server)       \(driver)     \(rss)"
     }
