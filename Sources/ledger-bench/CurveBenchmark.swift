@@ -42,6 +42,8 @@ struct CurveBenchmark: AsyncParsableCommand {
     @Option(help: "Concurrent clients.") var clients: Int = 64
     @Option(help: "Seconds of warm-up before measuring.") var warmup: Double = 2
     @Option(help: "Seconds measured per row.") var duration: Double = 10
+    @Flag(help: "At points with a DIR, write to the keys it holds (from their current states) instead of to keys of each run's own.")
+    var existingKeys = false
 
     func validate() throws {
         guard points.count >= 2 else { throw ValidationError("give at least two --point (the first is the reference)") }
@@ -60,8 +62,9 @@ struct CurveBenchmark: AsyncParsableCommand {
                 let daemon = try DaemonUnderTest(dataDirectory: point.dataDirectory, socket: nil)
                 defer { daemon.stop() }
                 try await daemon.waitForStartupCheck()
-                let row = try await TransitionsBenchmark.measure(daemon: daemon, clients: clients, keys: point.keys, options: options,
-                                                                 label: point.label)
+                let row = try await TransitionsBenchmark.measure(daemon: daemon, clients: clients, keys: point.keys,
+                                                                 existingKeys: existingKeys && point.dataDirectory != nil,
+                                                                 options: options, label: point.label)
                 print(String(format: "%5d  ", round) + row.render(clients: clients))
                 let rate = row.result.throughput
                 if index == 0 { reference = rate }

@@ -14,6 +14,13 @@ final class TurnMixSource: RequestSource {
         mix = TurnMix(keys: max(1, keys), prefix: Self.prefix(connection: connection, run: run), seed: seed &+ UInt64(connection))
     }
 
+    /// The turn mix on keys of a populated ledger (`populate` names them `key-0` onwards), from
+    /// their current states: this connection's share of an existing workload.
+    init(connection: Int, run: UInt64, existing: ExistingKeys.Slice, seed: UInt64) {
+        mix = TurnMix(existing: existing.states, prefix: ExistingKeys.prefix, firstNumber: existing.firstNumber,
+                      sessionPrefix: Self.prefix(connection: connection, run: run), seed: seed &+ UInt64(connection))
+    }
+
     private static func prefix(connection: Int, run: UInt64) -> String { "r\(run % 100_000)c\(connection)" }
 
     /// The name of key `index` of connection `connection` in run `run`, for readers of those keys.

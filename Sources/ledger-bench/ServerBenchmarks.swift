@@ -48,6 +48,14 @@ struct TransitionsBenchmark: AsyncParsableCommand {
     @Option(help: "Client counts to run, comma-separated.") var clients: String = "1,16,64"
     @Option(help: "Conversation keys, split among the clients.") var keys: Int = 10_000
     @Flag(help: "Also run the naive SQLite row store in-process (1 client) and print the ratio.") var naive = false
+    @Flag(help: "Write to the keys a populated --data-dir holds (key-0 ... key-(K-1)), from their current states, instead of to keys of this run's own.")
+    var existingKeys = false
+
+    func validate() throws {
+        if existingKeys && server.dataDir == nil && server.socket == nil {
+            throw ValidationError("--existing-keys needs the populated ledger: give --data-dir (or --socket)")
+        }
+    }
 
     func run() async throws {
         let counts = clients.split(separator: ",").compactMap { Int($0) }
@@ -57,7 +65,8 @@ struct TransitionsBenchmark: AsyncParsableCommand {
         print(Row.header)
         var single: LoadResult?
         for count in counts {
-            let row = try await Self.measure(daemon: daemon, clients: count, keys: keys, options: server, label: "transitions (\(keys) keys)")
+            let row = try await Self.measure(daemon: daemon, clients: count, keys: keys, existingKeys: existingKeys, options: server,
+                                             label: existingKeys ? "writes (\(keys) existing keys)" : "transitions (\(keys) keys)")
             print(row.render(clients: count))
             if count == 1 { single = row.result }
             let conflicts = row.result.statuses.filter { $0.key != 200 }
@@ -74,7 +83,13 @@ struct TransitionsBenchmark: AsyncParsableCommand {
         }
     }
 
-    static func measure(daemon: DaemonUnderTest, clients: Int, keys: Int, options: ServerOptions, label: String) async throws -> Row {
+    /// One load row.
+    ///
+    /// - Parameter existingKeys: write to the ledger's populated keys from their current states
+    ///   (read before the row starts, see ``ExistingKeys``) rather than to keys of the run's own.
+    static func measure(daemon: DaemonUnderTest, clients: Int, keys: Int, existingKeys: Bool = false, options: ServerOptions,
+                        label: String) async throws -> Row {
+        let existing = existingKeys ? try await ExistingKeys.read(socketPath: daemon.socketPath, count: keys, clients: clients) : nil
         let bucketsBefore = try await daemon.batchBuckets()
         let serverCPU = daemon.cpuSeconds
         let driverCPU = Measurement.cpuSeconds()
@@ -82,7 +97,8 @@ struct TransitionsBenchmark: AsyncParsableCommand {
         let seed = UInt64(Date().timeIntervalSince1970 * 1000)
         let result = try await LoadDriver.run(socketPath: daemon.socketPath, connections: clients, warmup: options.warmup,
                                               duration: options.duration, threads: options.clientThreads) { index in
-            TurnMixSource(connection: index, run: seed, keys: perClient, seed: seed)
+            if let existing { TurnMixSource(connection: index, run: seed, existing: existing[index], seed: seed) }
+            else { TurnMixSource(connection: index, run: seed, keys: perClient, seed: seed) }
         }
         let elapsed = options.warmup + options.duration
         let bucketsAfter = try await daemon.batchBuckets()

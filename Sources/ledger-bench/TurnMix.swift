@@ -7,7 +7,7 @@ import Ledger
 /// The generator tracks each key's state as a well-behaved client would, so every command it
 /// makes is accepted when it is the only writer of its keys.
 struct TurnMix {
-    struct KeyState {
+    struct KeyState: Sendable {
         var version: UInt64 = 0
         var session: String?
     }
@@ -20,16 +20,33 @@ struct TurnMix {
 
     private(set) var keys: [KeyState]
     private let prefix: String
+    /// The number in the name of key 0: a mix over a slice of a populated ledger's keys.
+    private let firstNumber: Int
+    /// What the session IDs this mix makes start with.
+    private let sessionPrefix: String
     private var nextSession: UInt64 = 0
     private var random: SplitMix64
 
     init(keys: Int, prefix: String = "key", seed: UInt64 = 42) {
         self.keys = Array(repeating: KeyState(), count: keys)
         self.prefix = prefix
+        firstNumber = 0
+        sessionPrefix = prefix
         random = SplitMix64(seed: seed)
     }
 
-    func keyName(_ index: Int) -> String { Self.keyName(prefix: prefix, index) }
+    /// A mix over keys that exist already, in their current states: the keys named
+    /// `prefix-firstNumber` onwards, one per state. Its session IDs start with `sessionPrefix`,
+    /// which must differ from those of whatever wrote the keys (a reused ID is dead).
+    init(existing states: [KeyState], prefix: String, firstNumber: Int, sessionPrefix: String, seed: UInt64) {
+        keys = states
+        self.prefix = prefix
+        self.firstNumber = firstNumber
+        self.sessionPrefix = sessionPrefix
+        random = SplitMix64(seed: seed)
+    }
+
+    func keyName(_ index: Int) -> String { Self.keyName(prefix: prefix, firstNumber + index) }
 
     /// The name of key `index` of a mix with keys named after `prefix`.
     static func keyName(prefix: String, _ index: Int) -> String { "\(prefix)-\(index)" }
@@ -64,6 +81,6 @@ struct TurnMix {
 
     private mutating func newSession() -> String {
         nextSession += 1
-        return "\(prefix)-s\(nextSession)-\(random.next() % 1_000_000)"
+        return "\(sessionPrefix)-s\(nextSession)-\(random.next() % 1_000_000)"
     }
 }

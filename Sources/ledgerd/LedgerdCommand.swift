@@ -62,6 +62,9 @@ struct LedgerdCommand: AsyncParsableCommand {
     @Option(help: "Events projected in one SQLite transaction at most; reaching it ends the wait. [env: LEDGERD_PROJECTION_BATCH_EVENTS]")
     var projectionBatchEvents: Int = env("LEDGERD_PROJECTION_BATCH_EVENTS").flatMap { Int($0) } ?? 32_768
 
+    @Option(help: "Committed events waiting for the projection at most; at this many, writes wait for the projection (memory stays bounded). At least --projection-batch-events. [env: LEDGERD_PROJECTION_MAX_BACKLOG]")
+    var projectionMaxBacklog: Int = env("LEDGERD_PROJECTION_MAX_BACKLOG").flatMap { Int($0) } ?? 65_536
+
     @Option(help: "Seconds a keep-alive connection may stay idle. [env: LEDGERD_IDLE_TIMEOUT]")
     var idleTimeout: Int = env("LEDGERD_IDLE_TIMEOUT").flatMap { Int($0) } ?? 60
 
@@ -76,6 +79,9 @@ struct LedgerdCommand: AsyncParsableCommand {
 
     @Option(help: "Write head state back to <data-dir>/log/state once this many events are held in memory (a crash folds at most about this many again at the next start). [env: LEDGERD_WRITE_BACK_EVENTS]")
     var writeBackEvents: Int = env("LEDGERD_WRITE_BACK_EVENTS").flatMap { Int($0) } ?? 65_536
+
+    @Option(help: "Write head state back once the events held in memory changed this many conversations (bounds the write-back's memory with many keys). [env: LEDGERD_WRITE_BACK_CONVERSATIONS]")
+    var writeBackConversations: Int = env("LEDGERD_WRITE_BACK_CONVERSATIONS").flatMap { Int($0) } ?? 16_384
 
     @Option(help: "Write head state back at the first commit this long after the last write-back. [env: LEDGERD_WRITE_BACK_INTERVAL_MS]")
     var writeBackIntervalMs: Int = env("LEDGERD_WRITE_BACK_INTERVAL_MS").flatMap { Int($0) } ?? 5_000
@@ -123,13 +129,14 @@ struct LedgerdCommand: AsyncParsableCommand {
         configuration.maxBatch = maxBatch
         configuration.projectionLinger = ProjectionLinger(quiet: .microseconds(Int64(projectionLingerMs * 1_000)),
                                                           busy: .microseconds(Int64(projectionLingerBusyMs * 1_000)),
-                                                          maxEvents: projectionBatchEvents)
+                                                          maxEvents: projectionBatchEvents, maxBacklog: projectionMaxBacklog)
         configuration.idleTimeout = .seconds(Int64(idleTimeout))
         configuration.requestTimeout = .seconds(Int64(requestTimeout))
         configuration.maxConnections = maxConnections
         configuration.eventLoopThreads = threads
         configuration.initialMapSize = mapSizeMb << 20
-        configuration.writeBack = WriteBackPolicy(events: writeBackEvents, intervalNanoseconds: UInt64(writeBackIntervalMs) * 1_000_000)
+        configuration.writeBack = WriteBackPolicy(events: writeBackEvents, intervalNanoseconds: UInt64(writeBackIntervalMs) * 1_000_000,
+                                                  conversations: writeBackConversations)
         configuration.minimumFreeBytes = UInt64(max(0, minFreeMb)) << 20
 
         let daemon = LedgerDaemon(configuration: configuration, logger: logger)

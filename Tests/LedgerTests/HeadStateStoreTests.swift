@@ -79,6 +79,26 @@ import Testing
         try expectIndexMatchesTheLog(f.ledger)
     }
 
+    @Test func manyConversationsAreWrittenBackBeforeManyEvents() throws {
+        // The event and time bounds out of reach: only the number of conversations can start it.
+        let f = try LedgerFixture(writeBack: WriteBackPolicy(events: 1_000_000, intervalNanoseconds: .max, conversations: 4))
+        var session = "a0"
+        try f.run("a", .created(session, expectedVersion: 0))
+        for version in 1..<10 {
+            try f.run("a", .resumed(session, expectedVersion: UInt64(version)))
+        }
+        #expect(f.ledger.headStateStatus.heldEvents == 10, "ten events of one conversation stay held")
+        for key in ["b", "c", "d"] {
+            session = key + "0"
+            try f.run(key, .created(session, expectedVersion: 0))
+        }
+        // The fourth conversation started a write-back in the background.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while f.ledger.headStateStatus.heldEvents > 0 && ContinuousClock.now < deadline { usleep(10_000) }
+        #expect(f.ledger.headStateStatus.heldEvents == 0)
+        try expectFoldEqualsHeadState(f.ledger)
+    }
+
     @Test func aDeletedStateEnvironmentIsRebuiltFromTheLog() throws {
         let f = try LedgerFixture(writeBack: WriteBackPolicy(events: 7, intervalNanoseconds: .max))
         for round in 0..<3 { try populate(f, round: round) }

@@ -132,4 +132,37 @@ import Testing
         #expect(metrics.contains("ledger_appended_events_total 640"))
         #expect(batches > 0 && batches < 640, "640 commands in \(batches) batches")
     }
+
+    /// A projection slower than the writes does not let committed events pile up in memory:
+    /// with every projection transaction held 300 ms and room for 16 waiting events, the writer
+    /// waits for the projection, so no transaction takes more than the 16 waiting plus one
+    /// commit batch (4). Without the bound, the 320 writes (under a second) were projected in
+    /// two or three transactions. Every write is still answered and readable.
+    @Test func aSlowProjectionHoldsTheWriterInsteadOfPilingUpEvents() async throws {
+        let daemon = try Daemon(arguments: ["--projection-batch-events", "8", "--projection-max-backlog", "16", "--max-batch", "4"],
+                                environment: ["LEDGERD_PROJECTION_DELAY_MS": "300"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<16 {
+                group.addTask {
+                    let client = LedgerClient(socketPath: daemon.socketPath)
+                    for turn in 0..<20 {
+                        let outcome = try await client.transition("bp-\(writer)", .created("bp\(writer)-\(turn)", expectedVersion: UInt64(turn)))
+                        #expect(outcome.isAccepted, "\(outcome)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let client = daemon.client()
+        #expect(try await client.history("bp-7").count == 20)
+        let metrics = String(decoding: try await client.send(.GET, "/metrics").body, as: UTF8.self)
+        func value(_ name: String) -> Double {
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+        }
+        #expect(value("ledger_appended_events_total") == 320)
+        // 320 events, at most 16 + 4 a transaction: at least 16 transactions (the history read
+        // above may have added one).
+        #expect(value("ledger_projection_apply_duration_seconds_count") >= 16)
+        #expect(value("ledger_projection_backpressure_seconds_count") > 0, "the writer waited for the projection")
+    }
 }

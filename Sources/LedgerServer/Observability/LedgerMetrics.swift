@@ -25,6 +25,8 @@ public final class LedgerMetrics: Sendable {
     let projectionDuration: CoreMetrics.Timer
     /// Projection lag in events (head seq minus checkpoint seq), after each batch.
     let projectionLag: CoreMetrics.Gauge
+    /// Time the writer waited for the projection to take its backlog (``ProjectionLinger/maxBacklog``).
+    let projectionBackpressure: CoreMetrics.Timer
     let openConnections: CoreMetrics.Meter
     /// SQLite's allocations (page caches above all), set when the metrics are read.
     private let sqliteMemory: CoreMetrics.Gauge
@@ -46,6 +48,7 @@ public final class LedgerMetrics: Sendable {
         factory.durationHistogramBuckets["ledger_batch_duration_seconds"] = latency
         factory.durationHistogramBuckets["ledger_commit_duration_seconds"] = latency
         factory.durationHistogramBuckets["ledger_projection_apply_duration_seconds"] = latency
+        factory.durationHistogramBuckets["ledger_projection_backpressure_seconds"] = latency
         self.factory = factory
         appendedEvents = CoreMetrics.Counter(label: "ledger_appended_events_total", factory: factory)
         batches = CoreMetrics.Counter(label: "ledger_batches_total", factory: factory)
@@ -54,6 +57,7 @@ public final class LedgerMetrics: Sendable {
         commitDuration = CoreMetrics.Timer(label: "ledger_commit_duration_seconds", factory: factory)
         projectionDuration = CoreMetrics.Timer(label: "ledger_projection_apply_duration_seconds", factory: factory)
         projectionLag = CoreMetrics.Gauge(label: "ledger_projection_lag_events", factory: factory)
+        projectionBackpressure = CoreMetrics.Timer(label: "ledger_projection_backpressure_seconds", factory: factory)
         openConnections = CoreMetrics.Meter(label: "ledger_open_connections", factory: factory)
         sqliteMemory = CoreMetrics.Gauge(label: "ledger_sqlite_memory_bytes", factory: factory)
         headStateHeld = CoreMetrics.Gauge(label: "ledger_head_state_held_events", factory: factory)

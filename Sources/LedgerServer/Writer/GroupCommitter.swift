@@ -83,6 +83,8 @@ final class GroupCommitter: @unchecked Sendable {
     private let projectionQueue = MonotonicCondition()
     private var committed: [Committed] = []
     private var committedEvents = 0
+    /// The commit thread waits for the projection to take the backlog (see `waitForProjectionRoom`).
+    private var writerWaitsForProjection = false
     private var tasks: [@Sendable () -> Void] = []
     private var fences: [ReadFence] = []
     /// When a read last had to wait for the projection (see ``ProjectionLinger/readWindow``).
@@ -233,6 +235,7 @@ final class GroupCommitter: @unchecked Sendable {
                 metrics.rejected("disk_full")
                 continue
             }
+            waitForProjectionRoom()
             let result: AppendResult
             do {
                 result = try ledger.append(batch.map(\.envelope), now: WallClock.microseconds())
@@ -264,6 +267,22 @@ final class GroupCommitter: @unchecked Sendable {
         commitStageDone = true
         projectionQueue.broadcast()
         projectionQueue.unlock()
+    }
+
+    /// Holds the commit thread while ``ProjectionLinger/maxBacklog`` committed events wait for
+    /// the projection, until the projection thread takes them: memory stays bounded when the
+    /// projection is slower than the writes, and the writes slow to its pace instead.
+    private func waitForProjectionRoom() {
+        projectionQueue.lock()
+        defer { projectionQueue.unlock() }
+        guard committedEvents >= projectionLinger.maxBacklog, !projectionStageDone else { return }
+        let started = ContinuousClock.now
+        while committedEvents >= projectionLinger.maxBacklog && !projectionStageDone {
+            writerWaitsForProjection = true
+            projectionQueue.wait()
+        }
+        writerWaitsForProjection = false
+        metrics.projectionBackpressure.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
     }
 
     /// Answers every request of a durable batch.
@@ -347,6 +366,7 @@ final class GroupCommitter: @unchecked Sendable {
                 let all = committed
                 committed.removeAll()
                 committedEvents = 0
+                if writerWaitsForProjection { projectionQueue.broadcast() }
                 return .batches(all)
             }
             if !tasks.isEmpty { return .task(tasks.removeFirst()) }

@@ -34,9 +34,16 @@ public struct ProjectionLinger: Sendable, Hashable {
     public var maxEventsWhileRead: Int
     /// How long after a read waited for the projection the shorter limits apply.
     public var readWindow: Duration
+    /// Committed events waiting for the projection at most. A projection slower than the writes
+    /// (a million keys, each write a random page) would otherwise let them pile up in memory
+    /// without bound; at this many the writer waits for the projection to take them, so memory
+    /// stays bounded (about twice this many events: the ones waiting and the ones being
+    /// projected) and writes go at the projection's pace.
+    public var maxBacklog: Int
 
     public init(quiet: Duration = .seconds(1), busy: Duration = .seconds(1), busyWhileRead: Duration = .milliseconds(20),
-                busyBatch: Int = 4, maxEvents: Int = 32_768, maxEventsWhileRead: Int = 4_096, readWindow: Duration = .seconds(5)) {
+                busyBatch: Int = 4, maxEvents: Int = 32_768, maxEventsWhileRead: Int = 4_096, readWindow: Duration = .seconds(5),
+                maxBacklog: Int = 65_536) {
         self.quiet = quiet
         self.busy = busy
         self.busyWhileRead = min(busy, busyWhileRead)
@@ -44,6 +51,9 @@ public struct ProjectionLinger: Sendable, Hashable {
         self.maxEvents = max(1, maxEvents)
         self.maxEventsWhileRead = max(1, min(maxEvents, maxEventsWhileRead))
         self.readWindow = readWindow
+        // Never below one transaction's worth: the projection thread takes the queue when it
+        // reaches maxEvents, so a smaller bound would hold the writer on every batch.
+        self.maxBacklog = max(self.maxEvents, maxBacklog)
     }
 
     /// The wait for a commit batch of `events` events; `read`: someone reads the projection now.
