@@ -8,12 +8,12 @@ import Glibc
 /// rebuild's fold thread, gets an arena of its own) and gives little of it back by itself. After
 /// an online rebuild or a repair over a million keys, ledgerd stayed at ~310 MB resident,
 /// nearly all of it free heap, against ~35 MB before; `malloc_trim(0)` took it to ~64 MB.
-/// Called once per rebuild, at its end, never on a request's path: it walks every arena (0.9 s
-/// after the fold of 10M events).
+/// Called once per rebuild, at its end, and by ledgerd once writes stop after a burst, never on
+/// a request's path: it walks every arena (0.9 s after the fold of 10M events).
 ///
 /// Swift's Glibc module does not declare `malloc_trim` (it lives in `malloc.h`), so it is looked
 /// up by name; on a C library without it (musl) this does nothing.
-enum HeapTrim {
+public enum HeapTrim {
     private typealias MallocTrim = @convention(c) (Int) -> Int32
 
     private static let mallocTrim: MallocTrim? = {
@@ -26,9 +26,9 @@ enum HeapTrim {
     }()
 
     /// Whether this C library has `malloc_trim` (glibc does).
-    static var isAvailable: Bool { mallocTrim != nil }
+    public static var isAvailable: Bool { mallocTrim != nil }
 
-    static func releaseFreedMemory() {
+    public static func releaseFreedMemory() {
         _ = mallocTrim?(0)
     }
 }

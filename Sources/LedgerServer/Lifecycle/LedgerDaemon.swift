@@ -66,9 +66,14 @@ public final class LedgerDaemon: Service, Sendable {
         let check = BackgroundProjectionCheck(projection: projection, committer: committer, eventLoop: group.next(), status: checkStatus, logger: logger)
         // Random reads of the LMDB maps leave their pages mapped (and counted as ledgerd's
         // memory) until dropped; off the event loop, since it walks the page tables.
+        // Likewise the heap a burst of writes freed, once the writes stop (see IdleHeapTrim).
+        let idleHeapTrim = IdleHeapTrim()
         let releaseMappedPages = group.next().scheduleRepeatedTask(initialDelay: c.mappedPagesReleaseInterval,
                                                                    delay: c.mappedPagesReleaseInterval) { _ in
-            DispatchQueue.global(qos: .utility).async { ledger.releaseMappedPages() }
+            DispatchQueue.global(qos: .utility).async {
+                ledger.releaseMappedPages()
+                if idleHeapTrim.tick(batches: committer.batchesCommitted) { metrics.heapTrims.increment() }
+            }
         }
 
         // Serve until asked to stop.

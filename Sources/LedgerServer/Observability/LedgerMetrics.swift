@@ -27,6 +27,8 @@ public final class LedgerMetrics: Sendable {
     let projectionLag: CoreMetrics.Gauge
     /// Time the writer waited for the projection to take its backlog (``ProjectionLinger/maxBacklog``).
     let projectionBackpressure: CoreMetrics.Timer
+    /// Heap trims after bursts of writes (``IdleHeapTrim``).
+    let heapTrims: CoreMetrics.Counter
     let openConnections: CoreMetrics.Meter
     /// SQLite's allocations (page caches above all), set when the metrics are read.
     private let sqliteMemory: CoreMetrics.Gauge
@@ -58,6 +60,7 @@ public final class LedgerMetrics: Sendable {
         projectionDuration = CoreMetrics.Timer(label: "ledger_projection_apply_duration_seconds", factory: factory)
         projectionLag = CoreMetrics.Gauge(label: "ledger_projection_lag_events", factory: factory)
         projectionBackpressure = CoreMetrics.Timer(label: "ledger_projection_backpressure_seconds", factory: factory)
+        heapTrims = CoreMetrics.Counter(label: "ledger_heap_trims_total", factory: factory)
         openConnections = CoreMetrics.Meter(label: "ledger_open_connections", factory: factory)
         sqliteMemory = CoreMetrics.Gauge(label: "ledger_sqlite_memory_bytes", factory: factory)
         headStateHeld = CoreMetrics.Gauge(label: "ledger_head_state_held_events", factory: factory)

@@ -67,6 +67,7 @@ final class GroupCommitter: @unchecked Sendable {
     private let projectionLinger: ProjectionLinger
     /// The seq of the last durable commit, published before its requests are answered.
     private let durableSeq = Atomic<UInt64>(0)
+    private let committedBatchCount = Atomic<UInt64>(0)
 
     // Two queues, each with its own lock and condition, so that each thread is woken only for
     // its own work: with one condition for both, every submitted command woke the lingering
@@ -246,6 +247,7 @@ final class GroupCommitter: @unchecked Sendable {
                 continue
             }
             Failpoint.afterCommit.check()
+            committedBatchCount.add(1, ordering: .relaxed)
             let now = ContinuousClock.now
             metrics.commitDuration.recordNanoseconds((now - started).nanoseconds)
             projectionQueue.lock()
@@ -268,6 +270,9 @@ final class GroupCommitter: @unchecked Sendable {
         projectionQueue.broadcast()
         projectionQueue.unlock()
     }
+
+    /// Batches committed since the start: whether writes came in since a moment before.
+    var batchesCommitted: UInt64 { committedBatchCount.load(ordering: .relaxed) }
 
     /// Holds the commit thread while ``ProjectionLinger/maxBacklog`` committed events wait for
     /// the projection, until the projection thread takes them: memory stays bounded when the
