@@ -310,6 +310,7 @@ public final class Ledger: Sendable {
         if !result.events.isEmpty { state.committed(result.changed, events: result.events.lazy.map(\.event), head: result.head) }
         return result
     }
+
     /// A decided event given its place in the log: the seq after `chain`, the batch's time and
     /// the command's actor.
     private func stamp(_ decided: Event, after chain: LedgerHead, time: Int64, actor: ActorIdentity?) -> Event {
