@@ -193,3 +193,15 @@ func snapshotState(_ ledger: Ledger) throws -> LedgerState {
         return state
     }
 }
+
+extension LedgerState {
+    /// Every entity of `self` that differs from `before`: the oracle for what a batch changed,
+    /// computed over whole states.
+    func changes(since before: LedgerState) -> LedgerState {
+        var changed = LedgerState()
+        for (key, conversation) in conversations where before.conversations[key] != conversation { changed.conversations[key] = conversation }
+        for (id, record) in sessions where before.sessions[id] != record { changed.sessions[id] = record }
+        for (name, owner) in owners where before.owners[name] != owner { changed.owners[name] = owner }
+        return changed
+    }
+}

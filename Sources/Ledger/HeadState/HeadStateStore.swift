@@ -143,18 +143,21 @@ final class HeadStateStore: @unchecked Sendable {
             try txn.withCursor(logLayout.events) { cursor in
                 var entry = try cursor.seek(atLeast: LedgerLayout.seqKey(from))
                 var expected = from
+                // What the fold has read or changed, as it left it (the overlay's entities and
+                // the unchanged ones read beside them): each event folds into it in place.
+                var working = overlay.state
                 while let (key, record) = entry, let seq = LedgerLayout.seq(fromKey: key), seq <= through {
                     guard seq == expected else { throw LedgerError(.corruptRecord, "the log has no seq \(expected) (next is \(seq)); run ledgerctl verify") }
                     let (event, hash): (Event, ChainHash)
                     do throws(DecodingError) { (event, hash) = try StoredRecord.decode(record) } catch {
                         throw LedgerError(.corruptRecord, "seq \(seq): \(error.message); run ledgerctl verify")
                     }
-                    var slice = try view.loadSlice(event.needs, newest: overlay.state)
-                    let before = slice
-                    do throws(InvariantViolation) { try SessionMachine.apply(event, to: &slice) } catch {
+                    try view.load(event.needs, into: &working)
+                    var changes = LedgerState()
+                    do throws(InvariantViolation) { try working.fold(event, recordingChangesIn: &changes) } catch {
                         throw LedgerError(.internalInvariant, "seq \(seq) does not fold: \(error.description); run ledgerctl verify")
                     }
-                    overlay.record(slice.changes(since: before), events: CollectionOfOne(event), through: AppliedPosition(seq: seq, hash: hash))
+                    overlay.record(changes, events: CollectionOfOne(event), through: AppliedPosition(seq: seq, hash: hash))
                     expected += 1
                     entry = try cursor.next()
                 }

@@ -112,6 +112,7 @@ struct HeadStateView {
     /// holds what earlier commands of the batch read or changed, newer than the view.
     func load(_ needs: StateNeeds, into state: inout LedgerState) throws {
         var keys = needs.keys
+        // Candidates that are no longer live load as they are: deciding filters by liveness and owner.
         if let owner = needs.liveOfOwner { keys += try liveCandidates(owner: owner, newest: state) }
         if needs.allLive { keys += try liveCandidates(owner: nil, newest: state) }
         for key in keys { try loadConversation(key, into: &state) }
@@ -149,31 +150,6 @@ struct HeadStateView {
         if state.owners[name] == nil, let found = try owner(name) { state.owners[name] = found }
     }
 
-    /// Loads everything `needs` names, plus the record of every loaded conversation's session.
-    ///
-    /// - Parameter newest: changes not in the view yet (earlier commands of the batch being
-    ///   decided, earlier events of a fold), looked up first.
-    func loadSlice(_ needs: StateNeeds, newest: borrowing LedgerState = LedgerState()) throws -> LedgerState {
-        var state = LedgerState()
-        var keys = needs.keys
-        // Candidates that are no longer live load as they are: deciding filters by liveness and owner.
-        if let owner = needs.liveOfOwner { keys += try liveCandidates(owner: owner, newest: newest) }
-        if needs.allLive { keys += try liveCandidates(owner: nil, newest: newest) }
-        for key in keys where state.conversations[key] == nil {
-            if let conversation = try newest.conversations[key] ?? conversation(key) { state.conversations[key] = conversation }
-        }
-        let ids = needs.sessions + state.conversations.values.compactMap(\.sessionId)
-        for id in ids where state.sessions[id] == nil {
-            if let record = try newest.sessions[id] ?? session(id) { state.sessions[id] = record }
-        }
-        for name in needs.owners where state.owners[name] == nil {
-            if let owner = try newest.owners[name] ?? owner(name) { state.owners[name] = owner }
-        }
-        return state
-    }
-
-    /// Visits every conversation's head state: the stored ones (as the overlays have them) in
-    /// key order, then those only the overlays hold, in key order.
     func forEachConversation(_ body: (ConversationState) throws -> Void) throws {
         // The conversations database also holds index entries; only the states are entities.
         let stateName = { (key: UnsafeRawBufferPointer) -> String? in

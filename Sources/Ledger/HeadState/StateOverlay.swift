@@ -57,18 +57,8 @@ struct StateOverlay: Sendable {
 }
 
 extension LedgerState {
-    /// Every entity of `self` that differs from `before`: what applying events to a slice changed.
-    func changes(since before: LedgerState) -> LedgerState {
-        var changed = LedgerState()
-        for (key, conversation) in conversations where before.conversations[key] != conversation { changed.conversations[key] = conversation }
-        for (id, record) in sessions where before.sessions[id] != record { changed.sessions[id] = record }
-        for (name, owner) in owners where before.owners[name] != owner { changed.owners[name] = owner }
-        return changed
-    }
-
-    /// Lays over `self` every entity of `after` that differs from `before`: the same as
-    /// `take(after.changes(since: before))` without building the changes first (the writer does
-    /// this for every command of every batch).
+    /// Lays over `self` every entity of `after` that differs from `before`: what a command of
+    /// several events (a boot's invalidations), folded into a copy of the batch's state, changed.
     mutating func takeChanges(of after: LedgerState, since before: LedgerState) {
         for (key, conversation) in after.conversations where before.conversations[key] != conversation { conversations[key] = conversation }
         for (id, record) in after.sessions where before.sessions[id] != record { sessions[id] = record }

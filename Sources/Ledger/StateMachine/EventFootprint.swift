@@ -9,7 +9,8 @@
 /// owner).
 ///
 /// The writer decides a batch over one state that every command changes in place, and hands
-/// the changes on (``AppendResult/changed``); this is how it knows them.
+/// the changes on (``AppendResult/changed``); this is how it knows them. So do an import and
+/// the fold of the log's tail at an open (``LedgerState/fold(_:recordingChangesIn:)``).
 struct EventFootprint {
     private let sessionId: SessionRecord?
     private let supersedes: SessionRecord?
@@ -42,5 +43,15 @@ struct EventFootprint {
         if let id, let after = state.sessions[id], after != before {
             changed.sessions[id] = after
         }
+    }
+}
+
+extension LedgerState {
+    /// Folds `event` into this state in place (``SessionMachine/apply(_:to:)``: nothing changes
+    /// when it throws) and copies into `changed` what it changed.
+    mutating func fold(_ event: Event, recordingChangesIn changed: inout LedgerState) throws(InvariantViolation) {
+        let footprint = EventFootprint(of: event, before: self)
+        try SessionMachine.apply(event, to: &self)
+        footprint.recordChanges(of: event, in: self, into: &changed)
     }
 }

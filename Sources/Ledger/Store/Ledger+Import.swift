@@ -26,6 +26,8 @@ extension Ledger {
         var appended: [Event] = []
         let report = try state.withPublishedView { view, published in try environment.write { txn in
             var head = try layout.head(in: txn)
+            // What the import has read or changed, as it left it: each event folds into it in place.
+            var working = LedgerState()
             guard head == published else {
                 throw LedgerError(.storage, "the log's head is seq \(head.seq) but this ledger last committed seq \(published.seq): another process wrote to the log")
             }
@@ -51,15 +53,13 @@ extension Ledger {
                 }
                 guard hash == parts.storedHash else { throw refuse(.chain, "the chain hash does not follow from seq \(head.seq)") }
                 guard event.time >= head.time else { throw refuse(.time, "time goes back from \(head.time) to \(event.time)") }
-                let before = try view.loadSlice(event.needs, newest: changed)
-                var after = before
+                try view.load(event.needs, into: &working)
                 do throws(InvariantViolation) {
-                    try SessionMachine.apply(event, to: &after)
+                    try working.fold(event, recordingChangesIn: &changed)
                 } catch {
                     throw refuse(.invariant, error.description)
                 }
                 try txn.put(layout.events, key: LedgerLayout.seqKey(event.seq), value: record, append: true)
-                changed.takeChanges(of: after, since: before)
                 appended.append(event)
                 head = LedgerHead(seq: event.seq, hash: hash, time: event.time)
                 imported += 1

@@ -271,9 +271,7 @@ public final class Ledger: Sendable {
                                 // One event (every transition): folded in place, which leaves the
                                 // state as it was when the event breaks an invariant.
                                 let event = stamp(decided[0], after: chain, time: time, actor: envelope.actor)
-                                let footprint = EventFootprint(of: event, before: working)
-                                try SessionMachine.apply(event, to: &working)
-                                footprint.recordChanges(of: event, in: working, into: &changed)
+                                try working.fold(event, recordingChangesIn: &changed)
                                 seal(event, after: &chain, into: &sealed)
                             } else {
                                 // Several (a boot's invalidations): folded into a copy, so that one
