@@ -13,7 +13,11 @@ enum ProjectionHealth {
                 if try ProjectionSchema.migrator.hasBeenSuperseded(db) {
                     return (["incompatible"], nil)
                 }
-                guard try ProjectionSchema.migrator.hasCompletedMigrations(db) else { return (["no schema"], nil) }
+                // An older schema is fine: `Projection.open` migrates it forward after this
+                // check. Only a file without the tables is damage.
+                guard try ProjectionSchema.migrator.appliedIdentifiers(db).contains(ProjectionSchema.tablesMigration) else {
+                    return (["no schema"], nil)
+                }
                 return (result, try CheckpointRow.read(db))
             }
             if quick == ["incompatible"] {

@@ -37,19 +37,6 @@ public struct ProjectionQueries {
         try CheckpointRow.read(db)
     }
 
-    /// A conversation's events in seq order, after seq `after`.
-    public func history(key: String, after: UInt64 = 0, limit: Int = 1_000) throws -> [LoggedEvent] {
-        try events(where: "key = ?", bind: { $0.bind(1, key); return 2 }, after: after, limit: limit)
-    }
-
-    /// Events that name a session as theirs (created, resumed, errored, cleared, invalidated).
-    /// They are all on the session's conversation, found through `session_ids`.
-    public func history(session: String, after: UInt64 = 0, limit: Int = 1_000) throws -> [LoggedEvent] {
-        guard let record = try sessionRecord(session) else { return [] }
-        return try events(where: "key = ? AND session_id = ?", bind: { $0.bind(1, record.key); $0.bind(2, session); return 3 },
-                          after: after, limit: limit)
-    }
-
     /// Events of an owner's sessions and boots, in seq order.
     public func history(owner: String, after: UInt64 = 0, limit: Int = 1_000) throws -> [LoggedEvent] {
         try events(where: "owner = ?", bind: { $0.bind(1, owner); return 2 }, after: after, limit: limit)

@@ -12,9 +12,11 @@ import GRDB
 /// Every state row carries a digest (CRC32C of the row's stored encoding) and every transition
 /// row the CRC32C of its log record, so a row edited behind the projector's back is caught on use.
 ///
-/// Events of a session need no index of their own either: every event that names a session as
-/// its `session_id` is on that session's conversation (the state machine refuses others), which
-/// `session_ids.key` records; the conversation's history is indexed.
+/// A conversation's history is not indexed here: ledgerd serves it from the log, through the
+/// head state's index of each conversation's events, which the writer keeps anyway. Migration
+/// "v2" drops the `transitions_by_key` index that "v1" made. That index took a leaf page per
+/// conversation written in a projection transaction, at random places in an index as long as
+/// the log: about half the projection thread's time on a ledger with a long history.
 ///
 /// Events by time need no index of their own: the projector refuses an event earlier than the
 /// one before it, so seq order is time order and a binary search over the seq (rowid) finds
@@ -25,7 +27,6 @@ public enum ProjectionSchema {
     static let secondaryIndexes = [
         "CREATE INDEX IF NOT EXISTS sessions_by_owner_state ON sessions(owner, state, key)",
         "CREATE INDEX IF NOT EXISTS sessions_by_state ON sessions(state, key)",
-        "CREATE INDEX IF NOT EXISTS transitions_by_key ON transitions(key, seq)",
         // Partial: most transitions (resumes, errors) carry no owner; `owner = ?` still uses it.
         "CREATE INDEX IF NOT EXISTS transitions_by_owner ON transitions(owner, seq) WHERE owner IS NOT NULL",
     ]
@@ -92,23 +93,31 @@ public enum ProjectionSchema {
         "INSERT INTO checkpoint (id, seq, hash, time) VALUES (1, 0, zeroblob(32), -9223372036854775808)",
     ]
 
-    /// The migrator for live files: tables and indexes in one step.
+    /// The migration that creates the tables: a file without it has no schema at all.
+    static let tablesMigration = "v1"
+
+    /// "v2": history by conversation moved to the log; its index goes.
+    static let dropKeyIndex = "DROP INDEX IF EXISTS transitions_by_key"
+
+    /// The migrator for live files: tables and indexes, then what later builds changed.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
+        migrator.registerMigration(tablesMigration) { db in
             for sql in tables { try db.execute(sql: sql) }
             for sql in secondaryIndexes { try db.execute(sql: sql) }
         }
+        migrator.registerMigration("v2") { db in try db.execute(sql: dropKeyIndex) }
         return migrator
     }
 
-    /// The migrator for a rebuild: the same "v1" step, minus the secondary indexes, which the
+    /// The migrator for a rebuild: the same steps, minus the secondary indexes, which the
     /// rebuild creates once the rows are in (``secondaryIndexes`` use IF NOT EXISTS).
     static var rebuildMigrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
+        migrator.registerMigration(tablesMigration) { db in
             for sql in tables { try db.execute(sql: sql) }
         }
+        migrator.registerMigration("v2") { db in try db.execute(sql: dropKeyIndex) }
         return migrator
     }
 }

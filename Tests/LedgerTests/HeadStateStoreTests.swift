@@ -33,24 +33,43 @@ import Testing
         return report.state
     }
 
-    /// Seqs of each key's events, from the log itself.
-    func historyFromTheLog(_ ledger: Ledger) throws -> [String: [UInt64]] {
+    /// Each key's events with their chain hashes, from the log itself.
+    func historyFromTheLog(_ ledger: Ledger) throws -> [String: [LoggedEvent]] {
         try ledger.read { snapshot in
-            var history: [String: [UInt64]] = [:]
-            try snapshot.forEachRecord { seq, bytes in
-                if let key = try StoredRecord.decode(bytes).event.key { history[key, default: []].append(seq) }
+            var history: [String: [LoggedEvent]] = [:]
+            try snapshot.forEachRecord { _, bytes in
+                let (event, hash) = try StoredRecord.decode(bytes)
+                if let key = event.key { history[key, default: []].append(LoggedEvent(event: event, hash: hash)) }
                 return true
             }
             return history
         }
     }
 
+    /// The per-conversation index and the history pages read through it give, for every key,
+    /// exactly the key's events in the log, wherever they are held (written back or in memory).
     func expectIndexMatchesTheLog(_ ledger: Ledger, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        for (key, seqs) in try historyFromTheLog(ledger) {
+        for (key, events) in try historyFromTheLog(ledger) {
+            let seqs = events.map(\.event.seq)
             #expect(try ledger.read { try $0.seqs(forKey: key) } == seqs, "index of \(key)", sourceLocation: sourceLocation)
             #expect(try ledger.read { try $0.seqs(forKey: key, from: seqs[seqs.count / 2]) } == Array(seqs[(seqs.count / 2)...]),
                     sourceLocation: sourceLocation)
+            #expect(try ledger.read { try $0.history(key: key) } == events, "history of \(key)", sourceLocation: sourceLocation)
+            // Pages of 3 (at most 2 on some keys), each starting after the last seq of the one before.
+            for limit in [2, 3] {
+                var paged: [LoggedEvent] = []
+                var after: UInt64 = 0
+                while true {
+                    let page = try ledger.read { try $0.history(key: key, after: after, limit: limit) }
+                    #expect(page.count <= limit, sourceLocation: sourceLocation)
+                    paged += page
+                    guard page.count == limit, let last = page.last else { break }
+                    after = last.event.seq
+                }
+                #expect(paged == events, "history of \(key) in pages of \(limit)", sourceLocation: sourceLocation)
+            }
         }
+        #expect(try ledger.read { try $0.history(key: "never-written") }.isEmpty, sourceLocation: sourceLocation)
     }
 
     @Test func headStateHeldInMemoryIsFoldedAgainAfterACrash() throws {

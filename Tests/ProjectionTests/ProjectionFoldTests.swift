@@ -174,11 +174,6 @@ import Testing
             #expect(noneOfA.allSatisfy { $0.owner == "rt-a" && !$0.isActive })
             #expect(active.count + (try q.sessions(state: SessionStateFilter.none, limit: 1000).sessions.count) == 12)
 
-            let history = try q.history(key: "k1")
-            #expect(history.map(\.event.type) == [.created, .resumed, .errored])
-            #expect(history.allSatisfy { $0.event.actor == ActorIdentity(uid: 501, gid: 20, pid: 9) })
-            #expect(try q.history(key: "k1", after: history[0].event.seq).count == 2)
-            #expect(try q.history(session: "s1").map(\.event.type) == [.created, .resumed, .errored])
             #expect(try q.history(owner: "rt-a").contains { $0.event.type == .ownerBooted })
 
             let everything = try q.events(since: 0)

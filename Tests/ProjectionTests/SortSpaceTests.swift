@@ -40,14 +40,16 @@ import Testing
     }
 
     /// Index builds sorted through temporary files in runs smaller than the data (so several
-    /// runs are written and merged: 40k entries of the key index are ~1.5 MB, SQLite's smallest
-    /// run is 250 pages, 1 MB) and sorted in memory give the same indexes.
+    /// runs are written and merged: 40k entries of owner, state and key, ~45 bytes each, against
+    /// SQLite's smallest run of 250 pages, 1 MB) and sorted in memory give the same indexes.
     @Test func indexesSortedThroughFilesAndInMemoryAgree() throws {
         let f = try DataDirectoryFixture()
         for round in 0..<40 {
+            // 40k conversations, each created once by one of 65 owners, in an order that is
+            // neither the keys' nor the owners'.
             let commands: [Command] = (0..<1_000).map { i in
-                .transition(key: "key-\(String(repeating: "x", count: i % 7))-\((i * 37 + round) % 997)",
-                            .cleared(reason: "round \(round)"))
+                .transition(key: "key-\(String(repeating: "x", count: i % 7))-\((i * 37 + round) % 997)-\(round)",
+                            .created("s-\(round)-\(i)", expectedVersion: 0, owner: "runtime-\(String(repeating: "y", count: i % 5))-\((i * 7) % 13)"))
             }
             try f.append(commands, apply: false)
         }
@@ -67,7 +69,7 @@ import Testing
         #expect(retried.report.sortedIn.contains("sorting through \(temporary) failed") && retried.report.sortedIn.contains("disk is full"),
                 "\(retried.report.sortedIn)")
         let indexed = [
-            "SELECT key, seq FROM transitions INDEXED BY transitions_by_key ORDER BY key, seq",
+            "SELECT owner, state, key FROM sessions INDEXED BY sessions_by_owner_state ORDER BY owner, state, key",
             "SELECT owner, seq FROM transitions INDEXED BY transitions_by_owner WHERE owner IS NOT NULL ORDER BY owner, seq",
             "SELECT state, key FROM sessions INDEXED BY sessions_by_state ORDER BY state, key",
         ]

@@ -36,7 +36,7 @@ import Testing
 
     /// A GET after an acknowledged write sees it, for every write of many concurrent writers;
     /// also when the projection lags 20 ms behind every commit (writes are answered once
-    /// durable; the current state is read from the ledger's head state, which has them).
+    /// durable; the current state and the history are read from the ledger, which has them).
     @Test(arguments: [nil, "20"]) func readYourWrites(projectionDelay: String?) async throws {
         let daemon = try Daemon(environment: projectionDelay.map { ["LEDGERD_PROJECTION_DELAY_MS": $0] } ?? [:])
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -52,6 +52,8 @@ import Testing
                         let read = try await client.session(key)
                         #expect(read.version == version)
                         #expect(read.sessionId == "w\(writer)-t\(turn)")
+                        let latest = try await client.history(key, after: result.seq - 1, limit: 1)
+                        #expect(latest.map(\.event.seq) == [result.seq] && latest.first?.event.sessionId == read.sessionId)
                     }
                 }
             }
@@ -63,10 +65,10 @@ import Testing
     /// Committed writes wait for the projection only while nothing needs them. With both
     /// lingers at their longest (60 s, so that a stall of the machine does not run them out
     /// mid-test), an answered write leaves the projection behind (status shows it). The
-    /// current state is answered from the ledger's head state at once and leaves the projection
-    /// lingering; a history read, which needs the projection, ends the wait and is answered with
-    /// the write long before the linger would have run out.
-    @Test func aProjectionReadEndsTheLingerAndTheCurrentStateNeedsNone() async throws {
+    /// current state and the conversation's history are answered from the ledger at once and
+    /// leave the projection lingering; a listing, which needs the projection, ends the wait and
+    /// is answered with the write long before the linger would have run out.
+    @Test func aProjectionReadEndsTheLingerAndTheCurrentStateAndHistoryNeedNone() async throws {
         let daemon = try Daemon(arguments: ["--projection-linger-ms", "60000", "--projection-linger-busy-ms", "60000"])
         let client = daemon.client()
         func projectionBehind() async throws -> Bool {
@@ -99,17 +101,19 @@ import Testing
             }
             let current = try await client.session(key)
             #expect(current.version == 1 && current.isActive && current.sessionId != nil)
+            let history = try await client.history(key)
+            #expect(history.map(\.event.version) == [1] && history.first?.event.sessionId == current.sessionId)
             answeredWithoutProjection = try await projectionBehind()
             if !answeredWithoutProjection && ContinuousClock.now - written < .seconds(50) {
-                Issue.record("the current-state read made the projection apply: it was not answered without it")
+                Issue.record("the current-state or history read made the projection apply: it was not answered without it")
                 return
             }
         }
         #expect(answeredWithoutProjection, "three rounds in a row outlasted the 60 s linger")
         let asked = ContinuousClock.now
-        let history = try await client.history(key)
-        #expect(ContinuousClock.now - asked < .seconds(10), "the history read ended the 60 s linger")
-        #expect(history.map(\.event.version) == [1])
+        let listed = try await client.sessions(limit: 1_000)
+        #expect(ContinuousClock.now - asked < .seconds(10), "the listing ended the 60 s linger")
+        #expect(listed.sessions.contains { $0.key == key && $0.version == 1 })
         #expect(try await !projectionBehind())
     }
 

@@ -83,24 +83,28 @@ struct HeadStateView {
         return live.sorted()
     }
 
-    /// Seqs of a conversation's events from seq `from`, in order.
-    func seqs(forKey key: String, from: UInt64) throws -> [UInt64] {
+    /// Seqs of a conversation's events from seq `from`, in order: the first `limit` of them.
+    func seqs(forKey key: String, from: UInt64, limit: Int = .max) throws -> [UInt64] {
+        guard limit > 0 else { return [] }
         let prefix = StateLayout.indexPrefix(key)
         var seqs: [UInt64] = try stored { txn, layout -> [UInt64]? in
             try txn.withCursor(layout.conversations) { cursor in
                 var seqs: [UInt64] = []
                 var entry = try cursor.seek(atLeast: prefix + LedgerLayout.seqKey(from))
-                while let current = entry, current.key.count == prefix.count + 8, current.key.starts(with: prefix) {
+                while seqs.count < limit, let current = entry, current.key.count == prefix.count + 8, current.key.starts(with: prefix) {
                     if let seq = LedgerLayout.seq(fromKey: UnsafeRawBufferPointer(rebasing: current.key[prefix.count...])) { seqs.append(seq) }
                     entry = try cursor.next()
                 }
                 return seqs
             }
         } ?? []
-        // Oldest layer first: each layer's seqs follow those beneath it.
-        for layer in layers.reversed() {
+        // Oldest layer first: each layer's seqs follow those beneath it. The environment holds a
+        // prefix of the log and the layers what came after (a layer being written back may
+        // overlap the environment, hence `seq > last`), so a full page from the environment
+        // already is the first `limit`.
+        for layer in layers.reversed() where seqs.count < limit {
             let last: UInt64 = seqs.last ?? 0
-            seqs += layer.seqs(forKey: key).filter { (seq: UInt64) in seq >= from && seq > last }
+            seqs += layer.seqs(forKey: key).lazy.filter { (seq: UInt64) in seq >= from && seq > last }.prefix(limit - seqs.count)
         }
         return seqs
     }

@@ -49,9 +49,15 @@ public struct LedgerSnapshot: ~Copyable {
 
     /// The event at `seq`, checksum verified.
     public func event(_ seq: UInt64) throws -> Event? {
+        try loggedEvent(seq)?.event
+    }
+
+    /// The event at `seq` with the chain hash the log stores for it, checksum verified.
+    public func loggedEvent(_ seq: UInt64) throws -> LoggedEvent? {
         guard let bytes = try txn.get(layout.events, key: LedgerLayout.seqKey(seq)) else { return nil }
         do {
-            return try StoredRecord.decode(bytes).event
+            let (event, hash) = try StoredRecord.decode(bytes)
+            return LoggedEvent(event: event, hash: hash)
         } catch {
             throw LedgerError(.corruptRecord, "seq \(seq): \(error.message)")
         }
@@ -88,6 +94,24 @@ public struct LedgerSnapshot: ~Copyable {
     /// A conversation's events, in order, checksum verified.
     public func events(forKey key: String, from: UInt64 = 1) throws -> [Event] {
         try seqs(forKey: key, from: from).compactMap { try event($0) }
+    }
+
+    /// A page of a conversation's history: its events after seq `after`, in order, each with
+    /// the chain hash the log stores for it, at most `limit` of them.
+    ///
+    /// Read from the log through the head state's index of each conversation's events, so it
+    /// holds every event up to the snapshot's ``head()``: current the moment a write is answered.
+    ///
+    /// - Throws: ``LedgerError/Code/corruptRecord`` when an indexed event is missing from the
+    ///   log or fails its checksum.
+    public func history(key: String, after: UInt64 = 0, limit: Int = .max) throws -> [LoggedEvent] {
+        guard after < .max else { return [] }
+        return try state.view().seqs(forKey: key, from: after + 1, limit: limit).map { seq in
+            guard let logged = try loggedEvent(seq) else {
+                throw LedgerError(.corruptRecord, "seq \(seq) is indexed as an event of '\(key)' but the log has no record there")
+            }
+            return logged
+        }
     }
 
     /// Visits every conversation's head state.

@@ -110,8 +110,7 @@ public final class LedgerHandler: Sendable {
                 return .response(currentSession(try checkedKey(s[2])))
             case 4 where s[0] == "v1" && s[1] == "sessions" && s[3] == "history" && !s[2].isEmpty:
                 try allow(.GET)
-                let key = try checkedKey(s[2])
-                return try readReply(on: eventLoop) { try self.history(key: key, target) }
+                return .response(try history(key: try checkedKey(s[2]), target))
             case 4 where s[0] == "v1" && s[1] == "sessions" && s[3] == "transitions" && !s[2].isEmpty:
                 try allow(.POST)
                 return .future(try transition(key: try checkedKey(s[2]), request, on: eventLoop))
@@ -208,10 +207,19 @@ public final class LedgerHandler: Sendable {
         }
     }
 
+    /// A conversation's history, read from the log through the head state's per-conversation
+    /// index (not the projection): it holds every write answered before the request arrived.
     private func history(key: String, _ target: RequestTarget) throws -> APIResponse {
         let limit = Int(try target.count("limit") ?? 1_000)
         guard (1...10_000).contains(limit) else { throw APIError.invalid("limit", "must be between 1 and 10000") }
-        let events = try projection.read { try $0.history(key: key, after: try target.count("after") ?? 0, limit: limit + 1) }
+        let after = try target.count("after") ?? 0
+        let events: [LoggedEvent]
+        do {
+            events = try ledger.read { try $0.history(key: key, after: after, limit: limit + 1) }
+        } catch {
+            logger.error("history read failed", metadata: ["key": "\(key)", "error": "\(error)"])
+            return APIResponse(.internal("\(error)"))
+        }
         var w = JSONWriter(capacity: 64 + events.count * 400)
         w.beginObject()
         w.key("key"); w.value(key)

@@ -81,7 +81,6 @@ final class DataDirectoryFixture: @unchecked Sendable {
 /// Every answer the projection gives, in a canonical form, for comparing two projections.
 struct ProjectionAnswers: Equatable, CustomStringConvertible {
     var sessions: [ConversationState] = []
-    var histories: [String: [LoggedEvent]] = [:]
     var owners: [OwnerState] = []
     var byTime: [LoggedEvent] = []
     var checkpoint: Checkpoint = .empty
@@ -94,7 +93,6 @@ struct ProjectionAnswers: Equatable, CustomStringConvertible {
                 sessions += page.sessions
                 cursor = page.next
             } while cursor != nil
-            for conversation in sessions { histories[conversation.key] = try q.history(key: conversation.key) }
             owners = try names.map { try q.owner($0) }
             byTime = try q.events(since: 0, limit: 100_000)
             checkpoint = try q.checkpoint()

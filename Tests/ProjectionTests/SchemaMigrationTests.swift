@@ -1,0 +1,58 @@
+import Foundation
+import GRDB
+import Testing
+@testable import Ledger
+@testable import Projections
+
+/// A projection written by an earlier build is brought forward in place when ledgerd opens it:
+/// an upgrade must not cost a rebuild (35 s on a 10M-event ledger).
+@Suite struct SchemaMigrationTests {
+    /// Schema "v1" indexed transitions by conversation; "v2" drops that index, since history by
+    /// conversation is read from the log. A "v1" file opens as it is, loses the index, and
+    /// answers as before.
+    @Test func aVersionOneProjectionIsMigratedInPlaceNotRebuilt() throws {
+        let f = try DataDirectoryFixture()
+        try f.populate(keys: 6)
+        let answers = try ProjectionAnswers(f.projection)
+        let generation = f.projection.generation
+        f.closeProjection()
+
+        // Turn the file into what a "v1" build left: the index there, "v2" not applied.
+        let queue = try DatabaseQueue(path: f.liveFile)
+        try queue.write { db in
+            try db.execute(sql: "CREATE INDEX transitions_by_key ON transitions(key, seq)")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v2'")
+        }
+        #expect(try queue.read { db in try ProjectionSchema.migrator.appliedIdentifiers(db) } == ["v1"])
+        try queue.close()
+
+        try f.reopenProjection(check: .full)
+        #expect(f.projection.generation == generation, "migrated in place, not rebuilt")
+        #expect(f.forensics.isEmpty)
+        #expect(f.logs.lines(atLeast: .error).isEmpty)
+        let migrated = try DatabaseQueue(path: f.liveFile, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        let (complete, indexes) = try migrated.read { db in
+            (try ProjectionSchema.migrator.hasCompletedMigrations(db), try db.indexes(on: "transitions").map(\.name))
+        }
+        try migrated.close()
+        #expect(complete)
+        #expect(!indexes.contains("transitions_by_key"))
+        #expect(try ProjectionAnswers(f.projection) == answers)
+    }
+
+    /// A rebuild writes the current schema: every migration applied, no `transitions_by_key`.
+    @Test func aRebuiltProjectionHasTheCurrentSchema() throws {
+        let f = try DataDirectoryFixture()
+        try f.populate(keys: 6)
+        f.closeProjection()
+        for suffix in ["", "-wal", "-shm"] { unlink(f.liveFile + suffix) }
+        try f.reopenProjection()
+        let rebuilt = try DatabaseQueue(path: f.liveFile, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        let (complete, indexes) = try rebuilt.read { db in
+            (try ProjectionSchema.migrator.hasCompletedMigrations(db), Set(try db.indexes(on: "transitions").map(\.name)))
+        }
+        try rebuilt.close()
+        #expect(complete)
+        #expect(indexes == ["transitions_by_owner"])
+    }
+}
