@@ -7,11 +7,15 @@
 struct StateOverlay: Sendable {
     /// The newest value of every entity the tail changed.
     var state = LedgerState()
-    /// Every keyed event in the overlay, in log order: its conversation and seq. Appended per
-    /// event on the writer's commit path, where a dictionary of arrays cost a hash and often an
-    /// allocation per event; grouped by conversation only where it is read (``seqs(forKey:)``,
-    /// when a follow stream or a replay by key starts) and written back, both off that path.
-    var keyedSeqs: [(key: String, seq: UInt64)] = []
+    /// Every keyed event in the overlay, in log order: its conversation, its seq, and the index
+    /// in this list of the same conversation's event before it (-1 for its first here).
+    /// Appended per event on the writer's commit path, where a dictionary of arrays cost a hash
+    /// and often an allocation per event; the links cost neither.
+    var keyedSeqs: [(key: String, seq: UInt64, previous: Int)] = []
+    /// Where each conversation's newest event is in ``keyedSeqs``: a history read follows the
+    /// links back from there, in time proportional to the conversation's events held here,
+    /// instead of scanning every held event (up to 65,536 by default) on an event loop.
+    private(set) var lastIndexByKey: [String: Int] = [:]
     /// The log position this overlay (over the state it sits on) reflects.
     var position: AppliedPosition
     /// Events folded into the overlay.
@@ -28,20 +32,31 @@ struct StateOverlay: Sendable {
         state.take(changed)
         for event in appended {
             events += 1
-            if let key = event.key { keyedSeqs.append((key, event.seq)) }
+            if let key = event.key { appendKeyed(key, event.seq) }
         }
         self.position = position
     }
 
+    private mutating func appendKeyed(_ key: String, _ seq: UInt64) {
+        let previous = lastIndexByKey.updateValue(keyedSeqs.count, forKey: key) ?? -1
+        keyedSeqs.append((key, seq, previous))
+    }
+
     /// Seqs of the events of conversation `key` in the overlay, in order.
     func seqs(forKey key: String) -> [UInt64] {
-        keyedSeqs.compactMap { $0.key == key ? $0.seq : nil }
+        guard var index = lastIndexByKey[key] else { return [] }
+        var seqs: [UInt64] = []
+        while index >= 0 {
+            seqs.append(keyedSeqs[index].seq)
+            index = keyedSeqs[index].previous
+        }
+        return seqs.reversed()
     }
 
     /// The seqs of ``keyedSeqs`` by conversation, each in order.
     func seqsByKey() -> [String: [UInt64]] {
         var byKey: [String: [UInt64]] = [:]
-        for (key, seq) in keyedSeqs { byKey[key, default: []].append(seq) }
+        for entry in keyedSeqs { byKey[entry.key, default: []].append(entry.seq) }
         return byKey
     }
 
@@ -49,7 +64,7 @@ struct StateOverlay: Sendable {
     func merging(_ newer: StateOverlay) -> StateOverlay {
         var merged = self
         merged.state.take(newer.state)
-        merged.keyedSeqs += newer.keyedSeqs
+        for entry in newer.keyedSeqs { merged.appendKeyed(entry.key, entry.seq) }
         merged.position = newer.position
         merged.events += newer.events
         return merged
