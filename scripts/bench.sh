@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # `make bench`: every figure of docs/performance.md, measured on this machine by ledger-bench
-# from a release build. Takes about 5 minutes (25 with SCALING=1). The first start on a freshly
+# from a release build. Takes about 5 minutes (30 with SCALING=1). The first start on a freshly
 # populated directory builds its projection; the `rebuild` step before each start does that.
 #
 #   DURATION=10   seconds measured per load row (after 2 s of warm-up)
 #   SCALING=1     also the curves: 10k -> 100k -> 1M keys, and 0 -> 1M -> 10M events in the log
-#   ROUNDS=3      interleaved rounds per curve (SCALING=1)
+#   ROUNDS=5      interleaved rounds per curve (SCALING=1)
 #   KEEP=dir      keep the populated data directories in dir (default: a temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BENCH=./.build/release/ledger-bench
 DURATION=${DURATION:-10}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 WORK=${KEEP:-$(mktemp -d /tmp/ledger-bench.XXXXXX)}
 mkdir -p "$WORK"
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT

@@ -40,6 +40,25 @@ import Testing
         #expect(try ProjectionAnswers(f.projection) == answers)
     }
 
+    /// A file a newer build migrated further (a migration this build does not know) is not
+    /// trusted: it is set aside as incompatible and rebuilt, and answers as before.
+    @Test func aProjectionFromANewerBuildIsSetAsideAndRebuilt() throws {
+        let f = try DataDirectoryFixture()
+        try f.populate(keys: 6)
+        let answers = try ProjectionAnswers(f.projection)
+        let generation = f.projection.generation
+        f.closeProjection()
+        let queue = try DatabaseQueue(path: f.liveFile)
+        try queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99')") }
+        try queue.close()
+
+        try f.reopenProjection()
+        #expect(f.projection.generation != generation)
+        #expect(f.forensics.count == 1 && f.forensics.allSatisfy { $0.contains("incompatible") }, "\(f.forensics)")
+        #expect(f.logs.lines(atLeast: .error).contains { $0.contains("newer build") })
+        #expect(try ProjectionAnswers(f.projection) == answers)
+    }
+
     /// A rebuild writes the current schema: every migration applied, no `transitions_by_key`.
     @Test func aRebuiltProjectionHasTheCurrentSchema() throws {
         let f = try DataDirectoryFixture()
