@@ -164,8 +164,7 @@ import Testing
             metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? 0
         }
         #expect(value("ledger_appended_events_total") == 320)
-        // 320 events, at most 16 + 4 a transaction: at least 16 transactions (the history read
-        // above may have added one).
+        // 320 events, at most 16 + 4 a transaction: at least 16 transactions.
         #expect(value("ledger_projection_apply_duration_seconds_count") >= 16)
         #expect(value("ledger_projection_backpressure_seconds_count") > 0, "the writer waited for the projection")
     }

@@ -250,9 +250,9 @@ struct Acknowledged: Sendable {
         let c = daemon.client()
         _ = try await c.transition("k", .created("S1", expectedVersion: 0))
         _ = try await c.transition("k", .errored("S1", reason: "boom"))
-        // A history read waits for the projection to cover both writes; otherwise the projector
+        // A listing waits for the projection to cover both writes; otherwise the projector
         // could write the row after the edit below and quietly undo it.
-        #expect(try await c.history("k").count == 2)
+        #expect(try await c.sessions(limit: 10).sessions.map(\.version) == [2])
         let queue = try DatabaseQueue(path: daemon.dataDirectory + "/projection.sqlite")
         try await queue.write { db in try db.execute(sql: "UPDATE sessions SET session_id = 'S1', state = 'active' WHERE key = 'k'") }
         try queue.close()
