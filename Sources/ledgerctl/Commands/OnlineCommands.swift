@@ -74,7 +74,7 @@ struct Get: AsyncParsableCommand {
 
 struct History: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show a conversation's events (from the projection; `replay --key` reads the log itself).",
+        abstract: "Show a conversation's events, as ledgerd reads them from the log (`replay --key` reads a data directory directly).",
         discussion: "Example:\n  ledgerctl history cli:cli:local")
 
     @Argument(help: "The conversation key.") var key: String
