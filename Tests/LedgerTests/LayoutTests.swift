@@ -21,7 +21,7 @@ import Testing
             var seen = Seen()
             for key in keys {
                 seen.seqs[key] = try snapshot.seqs(forKey: key)
-                seen.keysOfEvents[key] = Set(try snapshot.events(forKey: key).map(\.key))
+                seen.keysOfEvents[key] = Set(try snapshot.history(key: key).map(\.event.key))
                 seen.versions[key] = try snapshot.conversation(key).version
             }
             try snapshot.forEachConversation { seen.states.append($0.key) }

@@ -91,11 +91,6 @@ public struct LedgerSnapshot: ~Copyable {
         try state.view().seqs(forKey: key, from: from)
     }
 
-    /// A conversation's events, in order, checksum verified.
-    public func events(forKey key: String, from: UInt64 = 1) throws -> [Event] {
-        try seqs(forKey: key, from: from).compactMap { try event($0) }
-    }
-
     /// A page of a conversation's history: its events after seq `after`, in order, each with
     /// the chain hash the log stores for it, at most `limit` of them.
     ///
