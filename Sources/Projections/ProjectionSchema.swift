@@ -3,7 +3,8 @@ import GRDB
 /// The projection's tables, created by a `DatabaseMigrator`.
 ///
 /// - `sessions`: one row per conversation (the read model clients ask for).
-/// - `transitions`: one row per event (the audit index by key, session, owner and time).
+/// - `transitions`: one row per event, for audits in SQL (indexed by owner; by time through the
+///   seq, see below).
 /// - `owners`: each owner's current epoch.
 /// - `session_ids`: every session ID the log has seen and whether it ended; the projector
 ///   needs it to fold with the ledger's state machine, which refuses to make a dead ID current.
