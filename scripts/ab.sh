@@ -38,17 +38,8 @@ for dir in "$@"; do
     done
 done
 
-# Ticks of CPU (utime + stime) per thread name, summed over threads of the same name.
-thread_ticks() {
-    local pid=$1 task
-    for task in /proc/"$pid"/task/*; do
-        # The name may hold spaces; the fields after it are counted from the closing parenthesis.
-        local stat comm
-        stat=$(cat "$task/stat" 2>/dev/null) || continue
-        comm=$(cat "$task/comm" 2>/dev/null) || continue
-        echo "${comm// /_} $(echo "${stat##*) }" | awk '{print $12 + $13}')"
-    done | awk '{ticks[$1] += $2} END {for (name in ticks) print name, ticks[name]}'
-}
+# shellcheck source=lib/thread-ticks.sh
+source "$(dirname "$0")/lib/thread-ticks.sh"
 
 out=$(mktemp)
 scratch=$(mktemp -d)/data

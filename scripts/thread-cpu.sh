@@ -22,6 +22,8 @@ if [ $# -lt 2 ]; then
 fi
 data=$1; keys=$2; shift 2
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/thread-ticks.sh
+source scripts/lib/thread-ticks.sh
 bin=${BIN:-.build/release}
 duration=${DURATION:-12}
 idle=${IDLE:-12}
@@ -43,14 +45,7 @@ sample() {
     curl -s --unix-socket "$socket" http://localhost/metrics > "$work/metrics" || return 0
     local line="sample $(metric ledger_appended_events_total) $(metric ledger_projection_backpressure_seconds_sum || true)"
     line="$line $(awk '/^RssAnon/ {print $2}' "/proc/$pid/status")"
-    local task
-    for task in /proc/"$pid"/task/*; do
-        local stat comm
-        stat=$(cat "$task/stat" 2>/dev/null) || continue
-        comm=$(cat "$task/comm" 2>/dev/null) || continue
-        line="$line ${comm// /_}=$(echo "${stat##*) }" | awk '{print $12 + $13}')"
-    done
-    echo "$line"
+    echo "$line$(thread_ticks "$pid" | awk '{printf " %s=%s", $1, $2}')"
 }
 ( while kill -0 "$pid" 2>/dev/null; do sample; sleep 1; done ) > "$work/samples" 2>/dev/null &
 sampler=$!
@@ -61,12 +56,12 @@ idle_anon=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status")
 kill "$sampler" 2>/dev/null || true
 kill -TERM "$pid"; wait "$pid" || true
 
-# Threads of the same name are summed; the window is [first appends + 4 s, last appends].
+# The window is [first appends + 4 s, last appends] (threads of one name summed by thread_ticks).
 awk -v hz="$hz" -v idle="$idle" -v idle_anon="$idle_anon" '
     $1 == "sample" && $2 != "" {
         n++; events[n] = $2; backpressure[n] = ($3 == "" ? 0 : $3); anon[n] = $4
         if ($4 > peak) peak = $4
-        for (i = 5; i <= NF; i++) { split($i, kv, "="); ticks[n, kv[1]] += kv[2]; names[kv[1]] = 1 }
+        for (i = 5; i <= NF; i++) { split($i, kv, "="); ticks[n, kv[1]] = kv[2]; names[kv[1]] = 1 }
     }
     END {
         for (i = 2; i <= n; i++) if (events[i] > events[1] + 1000) { first = i; break }
