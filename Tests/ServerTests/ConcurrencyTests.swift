@@ -2,6 +2,7 @@ import Ledger
 import LedgerAPI
 import LedgerClient
 import LedgerTestSupport
+import Projections
 import Testing
 
 @Suite struct ConcurrencyTests {
@@ -135,6 +136,59 @@ import Testing
             .flatMap { Double($0.split(separator: " ")[1]) } ?? 0
         #expect(metrics.contains("ledger_appended_events_total 640"))
         #expect(batches > 0 && batches < 640, "640 commands in \(batches) batches")
+    }
+
+    /// Commit batches that wait for the projection are taken in, their changes merged, every
+    /// `GroupCommitter.mergeEvery` (2,048) events while the projection lingers. 5,000 writes by
+    /// ten writers during a 60 s linger, each conversation written again and again across the
+    /// takes (resumes, new sessions superseding the old, errors, clears), land in one
+    /// projection transaction: every row must be what the last batch to touch it left, which
+    /// the row-by-row comparison with the log checks.
+    @Test func batchesMergedWhileTheProjectionLingersProjectTheLatestState() async throws {
+        let daemon = try Daemon(arguments: ["--projection-linger-ms", "60000", "--projection-linger-busy-ms", "60000"])
+        let client = daemon.client()
+        let finals = try await withThrowingTaskGroup(of: [String: ConversationState].self) { group in
+            for writer in 0..<10 {
+                group.addTask {
+                    let client = LedgerClient(socketPath: daemon.socketPath)
+                    var current: [String: ConversationState] = [:]
+                    for turn in 0..<500 {
+                        let key = "merge-\(writer)-\(turn % 2)"
+                        let state = current[key] ?? ConversationState(key: key)
+                        let request: TransitionRequest = switch (state.sessionId, turn % 7) {
+                        case (nil, _), (_, 1): .created("m\(writer)-\(turn)", expectedVersion: state.version)
+                        case (let id?, 2): .errored(id, reason: "failed", reportedSessionId: "reported-\(writer)-\(turn)")
+                        case (let id?, 3): .cleared(id, expectedVersion: state.version)
+                        case (let id?, _): .resumed(id, expectedVersion: state.version)
+                        }
+                        let outcome = try await client.transition(key, request)
+                        #expect(outcome.isAccepted, "\(outcome)")
+                        current[key] = outcome.session
+                    }
+                    return current
+                }
+            }
+            return try await group.reduce(into: [:]) { $0.merge($1) { _, later in later } }
+        }
+        let applied = {
+            String(decoding: try await client.send(.GET, "/metrics").body, as: UTF8.self).split(separator: "\n")
+                .first { $0.hasPrefix("ledger_projection_apply_duration_seconds_count ") }
+                .flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+        }
+        let before = try await applied()
+        let listed = try await client.sessions(limit: 1_000)
+        #expect(try await applied() - before == 1, "the 5,000 writes were projected in one transaction")
+        #expect(listed.sessions.count == 20)
+        for row in listed.sessions {
+            #expect(row.version == finals[row.key]?.version && row.sessionId == finals[row.key]?.sessionId, "\(row)")
+        }
+        let ledger = try Ledger.open(directory: daemon.dataDirectory + "/log", options: LedgerOptions(readOnly: true))
+        let projection = try Projection.openReadOnly(directory: daemon.dataDirectory, ledger: ledger)
+        #expect(try projection.checkpoint().seq == 5_000)
+        #expect(try projection.compareWithLog() == nil)
+        // Applied as handed over, not repaired: a batch lost or out of order on the way would
+        // be refused and the projection rebuilt from the log as a new generation.
+        #expect(projection.generation == 1)
     }
 
     /// A projection slower than the writes does not let committed events pile up in memory:
