@@ -166,46 +166,43 @@ public final class Projection: Sendable {
         }
     }
 
-    /// Brings the projection up to `events`, which were just committed to the log, in one
-    /// transaction.
+    /// Brings the projection up to seq `last`, just committed to the log, in one transaction.
     ///
-    /// When the events follow the checkpoint, the rows are written from `changed`, the entities
-    /// as the ledger's state machine left them (see ``AppendResult/changed``; merged over every
-    /// batch of `events`, later ones winning): no second fold, no lookups. Events the checkpoint
-    /// already covers (a rebuild or repair caught up past some of them) are folded from their
-    /// records instead, and a gap is filled from the log.
+    /// When `first` is the checkpoint's next seq, the events are read back from the log and the
+    /// rows written from `changed`, the entities as the ledger's state machine left them (see
+    /// ``AppendResult/changed``; merged over every batch from `first` through `last`, later
+    /// ones winning): no second fold, no lookups. When the checkpoint already covers some of
+    /// them (a rebuild or repair caught up past them) or there is a gap, the log is folded from
+    /// the checkpoint instead (``catchUp(batchSize:)``); when it covers them all, nothing changes.
     ///
-    /// - Parameter events: the events, in order.
-    public func applyCommitted(_ events: [CommittedEvent], changed: LedgerState) throws {
-        try applyCommitted(batches: [events], changed: changed)
-    }
-
-    /// ``applyCommitted(_:changed:)`` for events committed in several batches, in order: the
-    /// writer hands its batches over as they are rather than copied into one array (a second's
-    /// batches hold tens of thousands of events), and they are walked batch by batch (a joined
-    /// lazy collection cost a tenth of the projection thread in its iterator alone).
-    public func applyCommitted(batches: [[CommittedEvent]], changed: LedgerState) throws {
-        guard let first = batches.first(where: { !$0.isEmpty })?.first?.event.seq,
-              let last = batches.last(where: { !$0.isEmpty })?.last?.event.seq else { return }
+    /// - Parameters:
+    ///   - first: the first seq `changed` covers.
+    ///   - last: the last seq to apply.
+    ///   - changed: what the events from `first` through `last` changed.
+    /// - Throws: ``ProjectionError`` `.refused` when the log does not chain from the
+    ///   checkpoint, `.damaged` on SQLite corruption. Nothing is applied then.
+    public func applyCommitted(from first: UInt64, through last: UInt64, changed: LedgerState) throws {
         let checkpoint = appliedSeq.load(ordering: .acquiring)
-        if last <= checkpoint { return }
-        if first == checkpoint + 1 {
-            do {
-                let reached = try pool.write { db -> UInt64 in
-                    try ProjectionWriter(db).write(committed: batches, changed: changed, after: try CheckpointRow.read(db)).seq
-                }
-                appliedSeq.store(reached, ordering: .releasing)
-            } catch {
-                throw Self.classify(error)
-            }
+        if last <= checkpoint || first > last { return }
+        guard first == checkpoint + 1 else {
+            try catchUp()
             return
         }
-        let pending = batches.joined().drop { $0.event.seq <= checkpoint }
-        if pending.first?.event.seq == checkpoint + 1 {
-            try apply(Array(pending))
-        } else {
-            try catchUp()
+        do {
+            let reached = try pool.write { db -> UInt64 in
+                let writer = try ProjectionWriter(db)
+                return try writer.write(from: ledger, through: last, changed: changed, after: try CheckpointRow.read(db)).seq
+            }
+            appliedSeq.store(reached, ordering: .releasing)
+        } catch {
+            throw Self.classify(error)
         }
+    }
+
+    /// ``applyCommitted(from:through:changed:)`` for one batch the ledger appended.
+    public func applyCommitted(_ result: AppendResult) throws {
+        guard let first = result.events.first?.event.seq else { return }
+        try applyCommitted(from: first, through: result.head.seq, changed: result.changed)
     }
 
     /// Applies whatever the log holds past the checkpoint, in transactions of `batchSize` events.

@@ -36,34 +36,44 @@ struct ProjectionWriter {
 }
 
 extension ProjectionWriter {
-    /// Writes a batch the ledger just committed, from the entities the ledger's own state machine
-    /// computed for it (``AppendResult/changed``), so the batch need not be folded a second time.
-    /// The events must follow `checkpoint` seq by seq and link by link of the hash chain.
+    /// Writes events the ledger just committed, read back from its log, with the rows of the
+    /// entities its own state machine computed for them (``AppendResult/changed``), so the
+    /// events need not be folded a second time. The records from the checkpoint's next seq
+    /// through `last` must follow the checkpoint link by link of the hash chain.
+    ///
+    /// Read from the log rather than handed over in memory: events waiting for the projection
+    /// then cost the writer nothing but their changes, however long they wait (see
+    /// `GroupCommitter`).
     ///
     /// - Returns: the new checkpoint.
-    /// - Throws: ``ProjectionError`` `.outOfOrder` or `.refused` when they do not follow.
-    func write(committed batches: [[CommittedEvent]], changed: LedgerState, after checkpoint: Checkpoint) throws -> Checkpoint {
+    /// - Throws: ``ProjectionError`` `.outOfOrder` when the log has no record for a seq through
+    ///   `last`, `.refused` when a record does not decode or does not chain.
+    func write(from log: Ledger, through last: UInt64, changed: LedgerState, after checkpoint: Checkpoint) throws -> Checkpoint {
         var reached = checkpoint
-        let middle = batches.reduce(0) { $0 + $1.count } / 2
-        var index = 0
-        for batch in batches {
-            for committed in batch {
-                let event = committed.event
-                guard event.seq == reached.seq + 1 else {
-                    throw ProjectionError(.outOfOrder, "seq \(event.seq) refused at checkpoint \(reached.seq)")
-                }
-                let checksum = try committed.stored.withUnsafeBytes { bytes in
-                    let parts = try StoredRecord.parts(bytes)
-                    guard ChainHash.link(after: reached.hash, stored: parts.hashed) == committed.hash, parts.storedHash == committed.hash else {
-                        throw ProjectionError(.refused, "seq \(event.seq) does not chain from the checkpoint's hash: not the log this projection follows")
-                    }
-                    return parts.storedChecksum
-                }
-                try TransitionRows.insert(event, hash: committed.hash, checksum: checksum, with: insertTransition)
-                reached = Checkpoint(seq: event.seq, hash: committed.hash, time: event.time)
-                if index == middle { Failpoint.midProjection.check() }
-                index += 1
+        let middle = checkpoint.seq + (last - checkpoint.seq + 1) / 2
+        try log.forEachRecord(from: checkpoint.seq + 1, through: last) { seq, record in
+            guard seq == reached.seq + 1 else {
+                throw ProjectionError(.outOfOrder, "the log has no record at seq \(reached.seq + 1)")
             }
+            let parts: StoredRecord.Parts
+            let event: Event
+            do {
+                parts = try StoredRecord.parts(record)
+                guard parts.checksumMatches else { throw DecodingError("checksum mismatch") }
+                event = try EventCodec.decode(parts.body)
+            } catch let error as DecodingError {
+                throw ProjectionError(.refused, "seq \(seq) cannot be decoded: \(error.message)")
+            }
+            guard ChainHash.link(after: reached.hash, stored: parts.hashed) == parts.storedHash, event.seq == seq else {
+                throw ProjectionError(.refused, "seq \(seq) does not chain from the checkpoint's hash: not the log this projection follows")
+            }
+            try TransitionRows.insert(event, hash: parts.storedHash, checksum: parts.storedChecksum, with: insertTransition)
+            reached = Checkpoint(seq: seq, hash: parts.storedHash, time: event.time)
+            if seq == middle { Failpoint.midProjection.check() }
+            return true
+        }
+        guard reached.seq == last else {
+            throw ProjectionError(.outOfOrder, "the log ends at seq \(reached.seq), before seq \(last)")
         }
         // In key order: rows written in order fill B-tree pages instead of splitting them.
         for key in changed.conversations.keys.sorted() {

@@ -82,30 +82,29 @@ import Testing
     }
 
     /// ledgerd's path: a batch the checkpoint already covers changes nothing, a batch after a
-    /// gap is caught up from the log, and a batch that does not chain from the checkpoint is
-    /// refused without a change.
+    /// gap is caught up from the log, and a log that does not chain from the checkpoint (a
+    /// projection beside another ledger's log) is refused without a change.
     @Test func committedBatchesAreSkippedCaughtUpOrRefused() throws {
         let f = try DataDirectoryFixture()
         let first = try f.append([.transition(key: "k", .created("s1", expectedVersion: 0))], path: .changes)
         try f.append([.transition(key: "k", .resumed("s1", expectedVersion: 1))], apply: false)
         let third = try f.append([.transition(key: "k", .resumed("s1", expectedVersion: 2))], apply: false)
-        try f.projection.applyCommitted(third.events, changed: third.changed)
+        try f.projection.applyCommitted(third)
         #expect(try f.projection.checkpoint().seq == 3)
-        try f.projection.applyCommitted(first.events, changed: first.changed)
+        try f.projection.applyCommitted(first)
         #expect(try f.projection.read { try $0.session("k").version } == 3)
         #expect(try f.projection.compareWithLog() == nil)
 
-        let checkpoint = try f.projection.checkpoint()
-        let foreign = Event(seq: 4, key: "k", version: 4, type: .created, sessionId: "s9", time: f.clock + 1)
-        let (bytes, hash) = StoredRecord.seal(foreign, after: .genesis)
-        var forgedChanges = LedgerState()
-        forgedChanges.conversations["k"] = ConversationState(key: "k")
-        let refused = #expect(throws: ProjectionError.self) {
-            try f.projection.applyCommitted([CommittedEvent(event: foreign, stored: bytes, hash: hash)], changed: forgedChanges)
-        }
+        // The checkpoint's hash no longer names the log's event 3.
+        let forged = try DatabaseQueue(path: f.path + "/projection.sqlite")
+        try forged.write { try $0.execute(sql: "UPDATE checkpoint SET hash = zeroblob(32)") }
+        try forged.close()
+        let fourth = try f.append([.transition(key: "k", .created("s2", expectedVersion: 3))], apply: false)
+        let refused = #expect(throws: ProjectionError.self) { try f.projection.applyCommitted(fourth) }
         #expect(refused?.code == .refused)
-        #expect(try f.projection.checkpoint() == checkpoint)
+        #expect(try f.projection.checkpoint().seq == 3)
         #expect(try f.projection.read { try $0.session("k").sessionId } == "s1")
+        #expect(try f.projection.read { try $0.session("k").version } == 3)
     }
 
     /// Handed a record that chains correctly but makes a dead session current (a forged or

@@ -177,6 +177,40 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Visits the log's stored records in seq order from `from` through `through` (inclusive),
+    /// handing each one's seq and raw bytes (valid only during the call) to `body` until it
+    /// returns false.
+    ///
+    /// A read of the log alone: unlike ``read(_:)`` it takes no view of the head state, whose
+    /// copy of the overlays held in memory would make the writer copy them whole at its next
+    /// batch. For the projection, which reads back each batch the writer just committed.
+    ///
+    /// - Returns: the number of records visited.
+    @discardableResult
+    public func forEachRecord(from: UInt64, through: UInt64,
+                              _ body: (_ seq: UInt64, _ record: UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
+        try environment.read { txn in try layout.forEachRecord(in: txn, from: from, through: through, body) }
+    }
+
+    /// The events from `from` through `through` (inclusive) the log holds, in order, each with
+    /// the chain hash the log stores for it, checksums verified. A read of the log alone, as
+    /// ``forEachRecord(from:through:_:)``.
+    ///
+    /// - Throws: ``LedgerError/Code/corruptRecord`` when a record fails its checksum.
+    public func loggedEvents(from: UInt64, through: UInt64) throws -> [LoggedEvent] {
+        var events: [LoggedEvent] = []
+        try forEachRecord(from: from, through: through) { seq, record in
+            do throws(DecodingError) {
+                let (event, hash) = try StoredRecord.decode(record)
+                events.append(LoggedEvent(event: event, hash: hash))
+            } catch {
+                throw LedgerError(.corruptRecord, "seq \(seq): \(error.message)")
+            }
+            return true
+        }
+        return events
+    }
+
     /// A conversation's current state, as of the last durable commit: the state the next write
     /// to `key` is decided against (version 0, no session, when the key is unknown).
     ///

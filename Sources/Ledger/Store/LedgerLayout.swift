@@ -80,3 +80,25 @@ public struct LedgerHead: Sendable, Hashable {
         return LedgerHead(seq: seq, hash: hash, time: Int64(bitPattern: try tail.uint64BE()))
     }
 }
+
+extension LedgerLayout {
+    /// Visits stored records in seq order from `from` through `through` (inclusive) in `txn`,
+    /// until `body` returns false; see ``LedgerSnapshot/forEachRecord(from:through:_:)``.
+    func forEachRecord(in txn: borrowing LMDBTransaction, from: UInt64, through: UInt64,
+                       _ body: (_ seq: UInt64, _ record: UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
+        try txn.withCursor(events) { cursor in
+            var visited = 0
+            var entry = try cursor.seek(atLeast: LedgerLayout.seqKey(from))
+            while let (key, value) = entry {
+                guard let seq = LedgerLayout.seq(fromKey: key) else {
+                    throw LedgerError(.corruptRecord, "events key of \(key.count) bytes")
+                }
+                if seq > through { break }
+                visited += 1
+                if try !body(seq, value) { break }
+                entry = try cursor.next()
+            }
+            return visited
+        }
+    }
+}

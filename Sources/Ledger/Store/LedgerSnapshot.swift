@@ -70,20 +70,7 @@ public struct LedgerSnapshot: ~Copyable {
     @discardableResult
     public func forEachRecord(from: UInt64 = 1, through: UInt64 = .max,
                               _ body: (_ seq: UInt64, _ record: UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
-        try txn.withCursor(layout.events) { cursor in
-            var visited = 0
-            var entry = try cursor.seek(atLeast: LedgerLayout.seqKey(from))
-            while let (key, value) = entry {
-                guard let seq = LedgerLayout.seq(fromKey: key) else {
-                    throw LedgerError(.corruptRecord, "events key of \(key.count) bytes")
-                }
-                if seq > through { break }
-                visited += 1
-                if try !body(seq, value) { break }
-                entry = try cursor.next()
-            }
-            return visited
-        }
+        try layout.forEachRecord(in: txn, from: from, through: through, body)
     }
 
     /// Seqs of a conversation's events, in order, starting at seq `from`.

@@ -53,8 +53,11 @@ final class EventStreamer {
         if request.follow {
             // The writer thread delivers through this loop; the streamer is only touched on it.
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            subscription = broadcaster.subscribe(on: context.eventLoop, key: request.key) { events in
-                bound.value.receive(events)
+            subscription = broadcaster.subscribe(on: context.eventLoop, key: request.key) { delivered in
+                switch delivered {
+                case .success(let events): bound.value.receive(events)
+                case .failure(let error): bound.value.fail(error)
+                }
             }
         }
         do {

@@ -11,7 +11,9 @@ final class EventBroadcaster: Sendable {
     struct Subscriber: Sendable {
         let eventLoop: any EventLoop
         let key: String?
-        let deliver: @Sendable ([LoggedEvent]) -> Void
+        /// Gets each batch of events, or the error that ends the stream (events that could not be
+        /// read back from the log: delivering what comes after them would leave a gap).
+        let deliver: @Sendable (Result<[LoggedEvent], any Error>) -> Void
     }
 
     private let subscribers = Mutex<[Int: Subscriber]>([:])
@@ -19,7 +21,7 @@ final class EventBroadcaster: Sendable {
     private let subscribed = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// Registers a follower; returns its id for ``unsubscribe(_:)``.
-    func subscribe(on eventLoop: any EventLoop, key: String?, deliver: @escaping @Sendable ([LoggedEvent]) -> Void) -> Int {
+    func subscribe(on eventLoop: any EventLoop, key: String?, deliver: @escaping @Sendable (Result<[LoggedEvent], any Error>) -> Void) -> Int {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
         subscribers.withLock { $0[id] = Subscriber(eventLoop: eventLoop, key: key, deliver: deliver) }
         subscribed.withLock { $0 }?()
@@ -39,14 +41,21 @@ final class EventBroadcaster: Sendable {
     var count: Int { subscribers.withLock { $0.count } }
 
     /// Delivers `events` to every subscriber whose filter matches.
-    func publish(_ events: [CommittedEvent]) {
+    func publish(_ logged: [LoggedEvent]) {
         let current = subscribers.withLock { Array($0.values) }
-        guard !current.isEmpty, !events.isEmpty else { return }
-        let logged = events.map { LoggedEvent(event: $0.event, hash: $0.hash) }
+        guard !current.isEmpty, !logged.isEmpty else { return }
         for subscriber in current {
             let selected = subscriber.key.map { key in logged.filter { $0.event.key == key } } ?? logged
             if selected.isEmpty { continue }
-            subscriber.eventLoop.execute { subscriber.deliver(selected) }
+            subscriber.eventLoop.execute { subscriber.deliver(.success(selected)) }
+        }
+    }
+
+    /// Ends every subscriber's stream with `error`.
+    func failAll(_ error: any Error) {
+        let current = subscribers.withLock { Array($0.values) }
+        for subscriber in current {
+            subscriber.eventLoop.execute { subscriber.deliver(.failure(error)) }
         }
     }
 }

@@ -43,9 +43,11 @@ final class GroupCommitter: @unchecked Sendable {
     typealias Answer = @Sendable (Result<CommitReceipt, APIError>) -> Void
 
     /// A committed (and answered) batch on its way to the projection thread, which merges its
-    /// changes into its ``ProjectionBacklog`` while it lingers.
+    /// changes into its ``ProjectionBacklog`` while it lingers. Its events are not held: the
+    /// projection reads them back from the log (see ``ProjectionBacklog``).
     private struct Committed {
-        var events: [CommittedEvent]
+        /// The seqs of the events it appended; nil when it appended none.
+        var seqs: ClosedRange<UInt64>?
         var changed: LedgerState
         var head: LedgerHead
         var committedAt: ContinuousClock.Instant
@@ -271,7 +273,8 @@ final class GroupCommitter: @unchecked Sendable {
             // Published under the lock with the batch, so the projection thread never sees a
             // durable seq whose batch it has not been handed (see releaseFences).
             durableSeq.store(result.head.seq, ordering: .releasing)
-            committed.append(Committed(events: result.events, changed: result.changed, head: result.head, committedAt: now))
+            let seqs = result.events.first.map { $0.event.seq...result.head.seq }
+            committed.append(Committed(seqs: seqs, changed: result.changed, head: result.head, committedAt: now))
             let first = committedEvents == 0
             if first { waitingSince = (now, result.events.count) }
             committedEvents += result.events.count
@@ -445,7 +448,7 @@ final class GroupCommitter: @unchecked Sendable {
     /// Takes batches into the projection thread's backlog. Projection thread only.
     private func take(_ arrived: [Committed]) {
         for batch in arrived {
-            lingering.absorb(events: batch.events, changed: batch.changed, head: batch.head, committedAt: batch.committedAt)
+            lingering.absorb(seqs: batch.seqs, changed: batch.changed, head: batch.head, committedAt: batch.committedAt)
         }
     }
 
@@ -453,24 +456,36 @@ final class GroupCommitter: @unchecked Sendable {
         if let delay = Self.projectionDelay { usleep(delay) }
         let started = ContinuousClock.now
         let batches = backlog.batches
-        // The batches' arrays as they are, not copied: a second's batches hold tens of
-        // thousands of events.
-        let events = batches.map(\.events)
-        do {
-            try projection.applyCommitted(batches: events, changed: backlog.changed)
-        } catch {
-            repairProjection(after: error)
+        if let seqs = backlog.seqs {
+            do {
+                try projection.applyCommitted(from: seqs.lowerBound, through: seqs.upperBound, changed: backlog.changed)
+            } catch {
+                repairProjection(after: error)
+            }
         }
         Failpoint.afterApply.check()
         let projected = ContinuousClock.now
         metrics.projectionDuration.recordNanoseconds((projected - started).nanoseconds)
-        if broadcaster.count > 0 { broadcaster.publish(Array(events.joined())) }
+        if let seqs = backlog.seqs, broadcaster.count > 0 { publish(seqs) }
         if let head = batches.last?.head {
             metrics.projectionLag.record(Int64(head.seq) - Int64(projection.appliedThrough))
         }
         for committed in batches {
             // From durable to projected: how long a committed batch waited to become readable.
             metrics.batchDuration.recordNanoseconds((projected - committed.committedAt).nanoseconds)
+        }
+    }
+
+    /// Hands the events of `seqs`, just projected, to the follow streams, read back from the log
+    /// like the projection read them (followers keep the linger short, so these are few).
+    private func publish(_ seqs: ClosedRange<UInt64>) {
+        do {
+            broadcaster.publish(try ledger.loggedEvents(from: seqs.lowerBound, through: seqs.upperBound))
+        } catch {
+            // Followers then miss these events rather than stall: their streams end with the
+            // error below, and a reconnecting follower resumes from the last seq it saw.
+            logger.error("committed events could not be read back for followers", metadata: ["seqs": "\(seqs)", "error": "\(error)"])
+            broadcaster.failAll(error)
         }
     }
 

@@ -37,7 +37,7 @@ final class DataDirectoryFixture: @unchecked Sendable {
         if apply {
             switch path {
             case .fold: try projection.apply(result.events)
-            case .changes: try projection.applyCommitted(result.events, changed: result.changed)
+            case .changes: try projection.applyCommitted(result)
             }
         }
         return result
