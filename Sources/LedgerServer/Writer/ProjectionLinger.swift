@@ -3,13 +3,21 @@
 /// One SQLite transaction writes every page it dirties once, so projecting many commit batches
 /// together costs far less per event than projecting each alone. The wait may differ by how
 /// writes arrive (commit batches of one or two events: writers one at a time; larger ones:
-/// concurrent writers); by default both are a second. A lone writer was once projected within
-/// 2 ms, to keep the projection's bursts small, but measured since then its tail latency is
-/// better with the long wait (1-client p99 0.26–0.39 ms in 9 of 10 runs against 0.75–1.43 ms):
-/// a SQLite transaction every few milliseconds rewrote the same pages into the WAL (2.3 times
-/// the `pwrite` calls), which the checkpoint copies and flushes every 50 ms in front of the
-/// writer's own flushes (see docs/performance.md, "The 1-client tail"). Either way writes are
-/// answered once durable, and a read that needs the projection ends the wait at once.
+/// concurrent writers): by default a second for the first, four for the second.
+///
+/// Concurrent writers' transactions may also take more events (``maxEvents``): 131,072 events
+/// within 4 s, instead of 32,768 within 1 s, took the projection's CPU per event down by a
+/// quarter (7.5 → 5.6 µs on 10k keys, 23–26 → 17–21 µs on a million; docs/performance.md).
+/// That became the default once waiting events were read back from the log rather than held
+/// in memory, which had made it cost 110–170 MB more heap.
+///
+/// A lone writer was once projected within 2 ms, to keep the projection's bursts small, but
+/// measured since then its tail latency is better with the long wait (1-client p99 0.26–0.39 ms
+/// in 9 of 10 runs against 0.75–1.43 ms): a SQLite transaction every few milliseconds rewrote
+/// the same pages into the WAL (2.3 times the `pwrite` calls), which the checkpoint copies and
+/// flushes every 50 ms in front of the writer's own flushes (see docs/performance.md, "The
+/// 1-client tail"). Either way writes are answered once durable, and a read that needs the
+/// projection ends the wait at once.
 ///
 /// A read that ends the wait then waits itself for everything held back, and a follow stream
 /// (`GET /v1/events?follow`) gets events once they are projected; so the long wait is kept for
@@ -35,15 +43,16 @@ public struct ProjectionLinger: Sendable, Hashable {
     /// How long after a read waited for the projection the shorter limits apply.
     public var readWindow: Duration
     /// Committed events waiting for the projection at most. A projection slower than the writes
-    /// (a million keys, each write a random page) would otherwise let them pile up in memory
-    /// without bound; at this many the writer waits for the projection to take them, so memory
-    /// stays bounded (about twice this many events: the ones waiting and the ones being
-    /// projected) and writes go at the projection's pace.
+    /// (a million keys, each write a random page) would otherwise fall behind without bound;
+    /// at this many the writer waits for the projection to take them, and writes go at the
+    /// projection's pace. Waiting events are read back from the log, so what they hold in
+    /// memory is the entities they changed (at most one entry per conversation, session and
+    /// owner), which this bounds too.
     public var maxBacklog: Int
 
-    public init(quiet: Duration = .seconds(1), busy: Duration = .seconds(1), busyWhileRead: Duration = .milliseconds(20),
-                busyBatch: Int = 4, maxEvents: Int = 32_768, maxEventsWhileRead: Int = 4_096, readWindow: Duration = .seconds(5),
-                maxBacklog: Int = 65_536) {
+    public init(quiet: Duration = .seconds(1), busy: Duration = .seconds(4), busyWhileRead: Duration = .milliseconds(20),
+                busyBatch: Int = 4, maxEvents: Int = 131_072, maxEventsWhileRead: Int = 4_096, readWindow: Duration = .seconds(5),
+                maxBacklog: Int = 262_144) {
         self.quiet = quiet
         self.busy = busy
         self.busyWhileRead = min(busy, busyWhileRead)
