@@ -57,13 +57,13 @@ struct LedgerdCommand: AsyncParsableCommand {
     var projectionLingerMs: Double = env("LEDGERD_PROJECTION_LINGER_MS").flatMap { Double($0) } ?? 1_000
 
     @Option(help: "The same, when commit batches carry concurrent writers (4 events or more). [env: LEDGERD_PROJECTION_LINGER_BUSY_MS]")
-    var projectionLingerBusyMs: Double = env("LEDGERD_PROJECTION_LINGER_BUSY_MS").flatMap { Double($0) } ?? 4_000
+    var projectionLingerBusyMs: Double = env("LEDGERD_PROJECTION_LINGER_BUSY_MS").flatMap { Double($0) } ?? 1_000
 
     @Option(help: "Events projected in one SQLite transaction at most; reaching it ends the wait. [env: LEDGERD_PROJECTION_BATCH_EVENTS]")
-    var projectionBatchEvents: Int = env("LEDGERD_PROJECTION_BATCH_EVENTS").flatMap { Int($0) } ?? 131_072
+    var projectionBatchEvents: Int = env("LEDGERD_PROJECTION_BATCH_EVENTS").flatMap { Int($0) } ?? 32_768
 
     @Option(help: "Committed events waiting for the projection at most; at this many, writes wait for the projection (memory stays bounded). At least --projection-batch-events. [env: LEDGERD_PROJECTION_MAX_BACKLOG]")
-    var projectionMaxBacklog: Int = env("LEDGERD_PROJECTION_MAX_BACKLOG").flatMap { Int($0) } ?? 262_144
+    var projectionMaxBacklog: Int = env("LEDGERD_PROJECTION_MAX_BACKLOG").flatMap { Int($0) } ?? 65_536
 
     @Option(help: "Seconds a keep-alive connection may stay idle. [env: LEDGERD_IDLE_TIMEOUT]")
     var idleTimeout: Int = env("LEDGERD_IDLE_TIMEOUT").flatMap { Int($0) } ?? 60

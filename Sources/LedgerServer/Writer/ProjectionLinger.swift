@@ -3,13 +3,17 @@
 /// One SQLite transaction writes every page it dirties once, so projecting many commit batches
 /// together costs far less per event than projecting each alone. The wait may differ by how
 /// writes arrive (commit batches of one or two events: writers one at a time; larger ones:
-/// concurrent writers): by default a second for the first, four for the second.
+/// concurrent writers); by default both are a second, and a transaction takes 32,768 events at
+/// most (``maxEvents``).
 ///
-/// Concurrent writers' transactions may also take more events (``maxEvents``): 131,072 events
-/// within 4 s, instead of 32,768 within 1 s, took the projection's CPU per event down by a
-/// quarter (7.5 → 5.6 µs on 10k keys, 23–26 → 17–21 µs on a million; docs/performance.md).
-/// That became the default once waiting events were read back from the log rather than held
-/// in memory, which had made it cost 110–170 MB more heap.
+/// Larger transactions cost the projection less per event: 131,072 events within 4 s took its
+/// CPU per event down by a quarter (7.5 → 5.6 µs on 10k keys, 23–26 → 17–21 µs on a million;
+/// docs/performance.md), and since waiting events are read back from the log they cost little
+/// memory. They are not the default because of the disk: each one's WAL, checkpointed into the
+/// projection file and synced at once, is a burst of writes that the writer's own flushes queue
+/// behind. With the disk busy (`SCALING=1 make bench`, which populates large ledgers between
+/// its runs), 9 of its 30 runs had a p99 over 10 ms (up to 324 ms, ledgerd's CPU down to
+/// 44–119 %) against none of 30 with the smaller ones (at most 8.1 ms) in the run after it.
 ///
 /// A lone writer was once projected within 2 ms, to keep the projection's bursts small, but
 /// measured since then its tail latency is better with the long wait (1-client p99 0.26–0.39 ms
@@ -50,9 +54,9 @@ public struct ProjectionLinger: Sendable, Hashable {
     /// owner), which this bounds too.
     public var maxBacklog: Int
 
-    public init(quiet: Duration = .seconds(1), busy: Duration = .seconds(4), busyWhileRead: Duration = .milliseconds(20),
-                busyBatch: Int = 4, maxEvents: Int = 131_072, maxEventsWhileRead: Int = 4_096, readWindow: Duration = .seconds(5),
-                maxBacklog: Int = 262_144) {
+    public init(quiet: Duration = .seconds(1), busy: Duration = .seconds(1), busyWhileRead: Duration = .milliseconds(20),
+                busyBatch: Int = 4, maxEvents: Int = 32_768, maxEventsWhileRead: Int = 4_096, readWindow: Duration = .seconds(5),
+                maxBacklog: Int = 65_536) {
         self.quiet = quiet
         self.busy = busy
         self.busyWhileRead = min(busy, busyWhileRead)
