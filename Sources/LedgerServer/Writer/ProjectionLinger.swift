@@ -10,8 +10,8 @@
 /// CPU per event down by a quarter (7.5 → 5.6 µs on 10k keys, 23–26 → 17–21 µs on a million;
 /// docs/performance.md), and since waiting events are read back from the log they cost little
 /// memory. They are not the default because of the disk: each one's WAL, checkpointed into the
-/// projection file and synced at once, is a burst of writes that the writer's own flushes queue
-/// behind. With the disk busy (`SCALING=1 make bench`, which populates large ledgers between
+/// projection file and synced at once, is a burst of writes that the writer's own flushes
+/// likely queue behind (our reading; not traced at the block layer). With the disk busy (`SCALING=1 make bench`, which populates large ledgers between
 /// its runs), 9 of its 30 runs had a p99 over 10 ms (up to 324 ms, ledgerd's CPU down to
 /// 44–119 %) against none of 30 with the smaller ones (at most 8.1 ms) in the run after it.
 ///
