@@ -59,22 +59,7 @@ struct LogFolder {
             let what = seq <= checkpoint.seq ? "already applied" : "a gap: seq \(checkpoint.seq + 1) comes first"
             throw ProjectionError(.outOfOrder, "seq \(seq) refused at checkpoint \(checkpoint.seq): \(what)")
         }
-        let parts: StoredRecord.Parts
-        let event: Event
-        do {
-            parts = try StoredRecord.parts(record)
-            guard parts.checksumMatches else { throw DecodingError("checksum mismatch") }
-            event = try EventCodec.decode(parts.body)
-        } catch let error as DecodingError {
-            throw ProjectionError(.refused, "seq \(seq) cannot be decoded: \(error.message)")
-        }
-        guard event.seq == seq else {
-            throw ProjectionError(.refused, "the record stored as seq \(seq) says it is seq \(event.seq)")
-        }
-        let hash = ChainHash.link(after: checkpoint.hash, stored: parts.hashed)
-        guard hash == parts.storedHash else {
-            throw ProjectionError(.refused, "seq \(seq) does not chain from the checkpoint's hash: not the log this projection follows")
-        }
+        let (event, hash, checksum) = try Self.checkedEvent(seq: seq, record: record, after: checkpoint.hash)
         // Time order is seq order: the time queries rely on it (see ProjectionQueries.events(since:)).
         guard event.time >= checkpoint.time else {
             throw ProjectionError(.refused, "seq \(seq) goes back in time (\(event.time) after \(checkpoint.time))")
@@ -92,7 +77,7 @@ struct LogFolder {
             throw ProjectionError(.refused, "seq \(seq) refused: \(error)")
         }
         checkpoint = Checkpoint(seq: seq, hash: hash, time: event.time)
-        var folded = FoldedEvent(event: event, hash: hash, checksum: parts.storedChecksum)
+        var folded = FoldedEvent(event: event, hash: hash, checksum: checksum)
         if emitsEndedSessions {
             for id in [event.sessionId, event.reportedSessionId, event.supersedes] {
                 if let id, let record = state.sessions[id], record.endedSeq == seq, !folded.endedSessions.contains(where: { $0.0 == id }) {
@@ -101,6 +86,30 @@ struct LogFolder {
             }
         }
         return folded
+    }
+
+    /// Decodes the stored record at `seq` and checks it: its checksum, the seq it names, and its
+    /// link in the hash chain from `previous` (the hash of the event before it).
+    ///
+    /// - Returns: the event, its chain hash and the checksum the log stores for it.
+    /// - Throws: ``ProjectionError`` `.refused` for a record that fails any of these.
+    static func checkedEvent(seq: UInt64, record: UnsafeRawBufferPointer, after previous: ChainHash) throws -> (Event, ChainHash, UInt32) {
+        let parts: StoredRecord.Parts
+        let event: Event
+        do {
+            parts = try StoredRecord.parts(record)
+            guard parts.checksumMatches else { throw DecodingError("checksum mismatch") }
+            event = try EventCodec.decode(parts.body)
+        } catch let error as DecodingError {
+            throw ProjectionError(.refused, "seq \(seq) cannot be decoded: \(error.message)")
+        }
+        guard event.seq == seq else {
+            throw ProjectionError(.refused, "the record stored as seq \(seq) says it is seq \(event.seq)")
+        }
+        guard ChainHash.link(after: previous, stored: parts.hashed) == parts.storedHash else {
+            throw ProjectionError(.refused, "seq \(seq) does not chain from the checkpoint's hash: not the log this projection follows")
+        }
+        return (event, parts.storedHash, parts.storedChecksum)
     }
 
     /// Hands out the entities that changed since they were loaded (minus ended sessions already

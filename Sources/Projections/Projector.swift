@@ -55,20 +55,9 @@ extension ProjectionWriter {
             guard seq == reached.seq + 1 else {
                 throw ProjectionError(.outOfOrder, "the log has no record at seq \(reached.seq + 1)")
             }
-            let parts: StoredRecord.Parts
-            let event: Event
-            do {
-                parts = try StoredRecord.parts(record)
-                guard parts.checksumMatches else { throw DecodingError("checksum mismatch") }
-                event = try EventCodec.decode(parts.body)
-            } catch let error as DecodingError {
-                throw ProjectionError(.refused, "seq \(seq) cannot be decoded: \(error.message)")
-            }
-            guard ChainHash.link(after: reached.hash, stored: parts.hashed) == parts.storedHash, event.seq == seq else {
-                throw ProjectionError(.refused, "seq \(seq) does not chain from the checkpoint's hash: not the log this projection follows")
-            }
-            try TransitionRows.insert(event, hash: parts.storedHash, checksum: parts.storedChecksum, with: insertTransition)
-            reached = Checkpoint(seq: seq, hash: parts.storedHash, time: event.time)
+            let (event, hash, checksum) = try LogFolder.checkedEvent(seq: seq, record: record, after: reached.hash)
+            try TransitionRows.insert(event, hash: hash, checksum: checksum, with: insertTransition)
+            reached = Checkpoint(seq: seq, hash: hash, time: event.time)
             if seq == middle { Failpoint.midProjection.check() }
             return true
         }
