@@ -7,4 +7,16 @@ public struct LoggedEvent: Sendable, Hashable {
         self.event = event
         self.hash = hash
     }
+
+    /// The event stored at `seq` in the log, from its record, checksum verified.
+    ///
+    /// - Throws: ``LedgerError/Code/corruptRecord`` when the record does not decode or fails
+    ///   its checksum.
+    init(seq: UInt64, record: UnsafeRawBufferPointer) throws {
+        do {
+            (event, hash) = try StoredRecord.decode(record)
+        } catch {
+            throw LedgerError(.corruptRecord, "seq \(seq): \(error.message)")
+        }
+    }
 }

@@ -200,12 +200,7 @@ public final class Ledger: Sendable {
     public func loggedEvents(from: UInt64, through: UInt64) throws -> [LoggedEvent] {
         var events: [LoggedEvent] = []
         try forEachRecord(from: from, through: through) { seq, record in
-            do throws(DecodingError) {
-                let (event, hash) = try StoredRecord.decode(record)
-                events.append(LoggedEvent(event: event, hash: hash))
-            } catch {
-                throw LedgerError(.corruptRecord, "seq \(seq): \(error.message)")
-            }
+            events.append(try LoggedEvent(seq: seq, record: record))
             return true
         }
         return events

@@ -55,12 +55,7 @@ public struct LedgerSnapshot: ~Copyable {
     /// The event at `seq` with the chain hash the log stores for it, checksum verified.
     public func loggedEvent(_ seq: UInt64) throws -> LoggedEvent? {
         guard let bytes = try txn.get(layout.events, key: LedgerLayout.seqKey(seq)) else { return nil }
-        do {
-            let (event, hash) = try StoredRecord.decode(bytes)
-            return LoggedEvent(event: event, hash: hash)
-        } catch {
-            throw LedgerError(.corruptRecord, "seq \(seq): \(error.message)")
-        }
+        return try LoggedEvent(seq: seq, record: bytes)
     }
 
     /// Visits stored records in seq order from `from` through `through` (inclusive), handing

@@ -85,8 +85,9 @@ final class GroupCommitter: @unchecked Sendable {
     /// `stop()`, so it is always broadcast: a signal could wake `stop()` instead. Its timed
     /// waits (the linger) run on the monotonic clock: a wall clock set back would stretch them.
     private let projectionQueue = MonotonicCondition()
-    /// Batches the projection thread has not taken yet, and their events.
+    /// Batches the projection thread has not taken yet.
     private var committed: [Committed] = []
+    /// Events appended by the batches in `committed`.
     private var untakenEvents = 0
     /// Events waiting for the projection: in `committed` and in the projection thread's backlog.
     private var committedEvents = 0
