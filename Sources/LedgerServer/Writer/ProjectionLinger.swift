@@ -8,12 +8,13 @@
 ///
 /// Larger transactions cost the projection less per event: 131,072 events within 4 s took its
 /// CPU per event down by a quarter (7.5 → 5.6 µs on 10k keys, 23–26 → 17–21 µs on a million;
-/// docs/performance.md), and since waiting events are read back from the log they cost little
-/// memory. They are not the default because of the disk: each one's WAL, checkpointed into the
-/// projection file and synced at once, is a burst of writes that the writer's own flushes
-/// likely queue behind (our reading; not traced at the block layer). With the disk busy (`SCALING=1 make bench`, which populates large ledgers between
-/// its runs), 9 of its 30 runs had a p99 over 10 ms (up to 324 ms, ledgerd's CPU down to
-/// 44–119 %) against none of 30 with the smaller ones (at most 8.1 ms) in the run after it.
+/// docs/performance.md), and since waiting events are read back from the log they no
+/// longer hold events in memory. They are not the default because of what a listing then waits for: the first list
+/// read in a write storm ends the wait and waits itself for everything held back, up to four
+/// times as many events (2–3 s of projection work on a million keys), and the heap under load
+/// runs 20–120 MB higher. (A disk stall once blamed on them hit the smaller transactions just as
+/// hard when another writer kept the disk busy; docs/performance.md, "Larger projection
+/// transactions: the disk stall was not theirs".)
 ///
 /// A lone writer was once projected within 2 ms, to keep the projection's bursts small, but
 /// measured since then its tail latency is better with the long wait (1-client p99 0.26–0.39 ms
