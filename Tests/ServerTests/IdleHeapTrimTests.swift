@@ -31,9 +31,11 @@ import Testing
         for turn in 0..<50 {
             _ = try await client.transition("trim", .created("trim-\(turn)", expectedVersion: UInt64(turn)))
         }
-        // Ticks every 5 s: the first after the burst sees it, the next one trims.
+        // Ticks every 5 s: the first after the burst sees it, the next one trims. At least once:
+        // on a machine whose disk stalls the writes for a tick or more, the burst is two bursts
+        // to ledgerd (once per burst is `trimsOncePerBurstWhenTheWritesStop`'s to show).
         let deadline = ContinuousClock.now + .seconds(60)
         while try await trims() < 1 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(250)) }
-        #expect(try await trims() == 1)
+        #expect(try await trims() >= 1)
     }
 }
