@@ -79,11 +79,4 @@ extension LedgerState {
         for (id, record) in after.sessions where before.sessions[id] != record { sessions[id] = record }
         for (name, owner) in after.owners where before.owners[name] != owner { owners[name] = owner }
     }
-
-    /// Lays `newer` over `self`: its entities replace those of the same name.
-    mutating func take(_ newer: LedgerState) {
-        for (key, conversation) in newer.conversations { conversations[key] = conversation }
-        for (id, record) in newer.sessions { sessions[id] = record }
-        for (name, owner) in newer.owners { owners[name] = owner }
-    }
 }

@@ -87,3 +87,14 @@ extension Event {
         return needs
     }
 }
+
+extension LedgerState {
+    /// Lays `newer` over `self`: its entities replace those of the same name. How the changes of
+    /// later events are laid over earlier ones (the head state's overlay, the projection's
+    /// backlog).
+    public mutating func take(_ newer: LedgerState) {
+        for (key, conversation) in newer.conversations { conversations[key] = conversation }
+        for (id, record) in newer.sessions { sessions[id] = record }
+        for (name, owner) in newer.owners { owners[name] = owner }
+    }
+}

@@ -44,9 +44,7 @@ struct ProjectionBacklog {
         if batches.count == 1 {
             changed = batchChanges
         } else {
-            changed.conversations.merge(batchChanges.conversations) { _, later in later }
-            changed.sessions.merge(batchChanges.sessions) { _, later in later }
-            changed.owners.merge(batchChanges.owners) { _, later in later }
+            changed.take(batchChanges)
         }
     }
 

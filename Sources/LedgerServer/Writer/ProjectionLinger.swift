@@ -8,11 +8,11 @@
 ///
 /// Larger transactions cost the projection less per event: 131,072 events within 4 s took its
 /// CPU per event down by a quarter (7.5 → 5.6 µs on 10k keys, 23–26 → 17–21 µs on a million;
-/// docs/performance.md), and since waiting events are read back from the log they no
-/// longer hold events in memory. They are not the default because of what a listing then waits for: the first list
-/// read in a write storm ends the wait and waits itself for everything held back, up to four
-/// times as many events (2–3 s of projection work on a million keys), and the heap under load
-/// runs 20–120 MB higher. (A disk stall once blamed on them hit the smaller transactions just as
+/// docs/performance.md), and since waiting events are read back from the log they no longer
+/// hold events in memory. They are not the default because of what a listing then waits for:
+/// the first list read in a write storm ends the wait and waits itself for everything held
+/// back, up to four times as many events (2–3 s of projection work on a million keys), and the
+/// heap under load runs 20–120 MB higher. (A disk stall once blamed on them hit the smaller transactions just as
 /// hard when another writer kept the disk busy; docs/performance.md, "Larger projection
 /// transactions: the disk stall was not theirs".)
 ///
