@@ -46,6 +46,39 @@ import Testing
         }
     }
 
+    /// The writer updates a row in place only while its state and owner stay (the listing
+    /// indexes keep their entries) and replaces it otherwise: listings by state and owner follow
+    /// each change, every index entry matches its row, and the rows stay the fold's.
+    @Test func rowsThatChangeStateOrOwnerMoveInTheListingIndexes() throws {
+        let f = try DataDirectoryFixture()
+        func listed(owner: String? = nil, _ state: SessionStateFilter? = nil) throws -> [String] {
+            try f.projection.read { try $0.sessions(owner: owner, state: state).sessions.map(\.key) }
+        }
+        func indexesHoldTheRows() throws -> Bool {
+            let file = try DatabaseQueue(path: f.path + "/projection.sqlite")
+            defer { try? file.close() }
+            return try file.read { try String.fetchAll($0, sql: "PRAGMA integrity_check") } == ["ok"]
+        }
+        try f.append([.transition(key: "k", .created("s1", expectedVersion: 0, owner: "o1")),
+                      .transition(key: "j", .created("s2", expectedVersion: 0))], path: .changes)
+        #expect(try listed(owner: "o1", .active) == ["k"])
+        #expect(try listed(.active) == ["j", "k"])
+
+        try f.append([.transition(key: "k", .cleared("s1", reason: "reset"))], path: .changes)
+        #expect(try listed(.active) == ["j"])
+        #expect(try listed(SessionStateFilter.none) == ["k"])
+        #expect(try listed(owner: "o1", .active) == [])
+
+        try f.append([.transition(key: "k", .created("s3", expectedVersion: 2, owner: "o2")),
+                      .transition(key: "j", .resumed("s2", expectedVersion: 1))], path: .changes)
+        #expect(try listed(owner: "o2", .active) == ["k"])
+        #expect(try listed(owner: "o1") == [])
+        #expect(try listed(SessionStateFilter.none) == [])
+        #expect(try f.projection.read { try $0.session("j").version } == 2)
+        #expect(try indexesHoldTheRows())
+        #expect(try f.projection.compareWithLog() == nil)
+    }
+
     /// A crash between the LMDB commit and the SQLite apply leaves the projection behind the
     /// log; opening it again catches up to the same state.
     @Test func aCrashBetweenCommitAndApplyIsCaughtUpOnOpen() async throws {
