@@ -46,7 +46,8 @@ struct SQLiteAccess {
         guard var value else { sqlite3_bind_null(handle, index); return }
         value.withUTF8 { utf8 in
             if utf8.isEmpty {
-                sqlite3_bind_text(handle, index, "", 0, Self.staticBytes)
+                // SQLite's copy: the literal's C string lives only for this call.
+                sqlite3_bind_text(handle, index, "", 0, Self.transient)
             } else if let copy = bound.store(UnsafeRawBufferPointer(utf8)) {
                 sqlite3_bind_text(handle, index, copy.assumingMemoryBound(to: CChar.self), Int32(utf8.count), Self.staticBytes)
             } else {
@@ -144,7 +145,6 @@ struct SQLiteAccess {
         return environment.isEmpty ? nil : environment
     }
 }
-
 
 /// The bytes of the values an ``SQLiteAccess`` bound since its last `begin()`.
 ///
