@@ -12,9 +12,9 @@
 /// hold events in memory. They are not the default because of what a listing then waits for:
 /// the first list read in a write storm ends the wait and waits itself for everything held
 /// back, up to four times as many events (2–3 s of projection work on a million keys), and the
-/// heap under load runs 20–120 MB higher. (A disk stall once blamed on them hit the smaller transactions just as
-/// hard when another writer kept the disk busy; docs/performance.md, "Larger projection
-/// transactions: the disk stall was not theirs".)
+/// heap under load runs 20–120 MB higher. (A disk stall once blamed on them hit the smaller
+/// transactions just as hard when another writer kept the disk busy; docs/performance.md,
+/// "Larger projection transactions: the disk stall was not theirs".)
 ///
 /// A lone writer was once projected within 2 ms, to keep the projection's bursts small, but
 /// measured since then its tail latency is better with the long wait (1-client p99 0.26–0.39 ms
