@@ -24,7 +24,9 @@ final class DaemonUnderTest: @unchecked Sendable {
         }
         let base = "/tmp/lgb-\(getpid())-\(Int.random(in: 0..<1_000_000))"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        scratch = dataDirectory == nil ? base : nil
+        // Removed on stop: the temporary data directory when none was given, and in any case
+        // the socket and its lock, which live here even when the data directory is the caller's.
+        scratch = base
         self.dataDirectory = dataDirectory ?? base + "/data"
         socketPath = socket ?? base + "/s.sock"
         let binary = (Self.ownDirectory as NSString).appendingPathComponent("ledgerd")
