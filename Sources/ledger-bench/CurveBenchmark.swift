@@ -33,7 +33,8 @@ struct CurveBenchmark: AsyncParsableCommand {
             Points are LABEL=DIR:KEYS; an empty DIR is a fresh ledger for every run. A populated DIR is written to by every run, so later rounds find a slightly longer log there.
 
             Example:
-              ledger-bench curve --rounds 3 --point '10k keys=:10000' --point '1M keys=/tmp/k1m:1000000'
+              ledger-bench curve --rounds 3 --point '10k keys=:10000' \\
+                  --point '1M keys=/tmp/k1m:1000000'
             """)
 
     @Option(name: .customLong("point"), help: "LABEL=DIR:KEYS; give it once per point, the reference first.")

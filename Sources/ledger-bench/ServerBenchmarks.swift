@@ -163,7 +163,7 @@ struct StartupBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "startup",
         abstract: "Time from starting ledgerd on a data directory to its first answer; and its RSS.",
-        discussion: "Example:\n  ledger-bench populate --data-dir /tmp/l1m --events 1000000 && ledger-bench startup --data-dir /tmp/l1m")
+        discussion: "Example:\n  ledger-bench populate --data-dir /tmp/l1m --events 1000000\n  ledger-bench startup --data-dir /tmp/l1m")
 
     @Option(help: "A populated data directory (see `populate`).") var dataDir: String
     @Option(help: "Starts to time.") var runs: Int = 5

@@ -17,10 +17,10 @@ struct TortureCommand: AsyncParsableCommand {
         commandName: "ledger-torture",
         abstract: "Kill -9 ledgerd under load, at random moments and at named failpoints, and check every acknowledged write.",
         discussion: """
-            Each iteration starts ledgerd (armed with a failpoint, or to be killed at a random moment),
-            drives concurrent clients doing the turn mix on shared keys, lets it die, restarts it, and
-            checks: every acknowledged transition is in the log with the version it was given; the
-            log verifies and the projection equals a fresh fold (ledgerctl verify); the acknowledged
+            Each iteration starts ledgerd (armed with a failpoint, or to be killed at a random moment), \
+            drives concurrent clients doing the turn mix on shared keys, lets it die, restarts it, and \
+            checks: every acknowledged transition is in the log with the version it was given; the \
+            log verifies and the projection equals a fresh fold (ledgerctl verify); the acknowledged \
             operations are linearizable against the log order. Exit status 1 on any violation.
 
             Examples:

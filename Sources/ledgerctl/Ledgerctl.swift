@@ -12,12 +12,12 @@ struct Ledgerctl: AsyncParsableCommand {
         commandName: "ledgerctl",
         abstract: "Operate a session ledger: audit its log, verify and rebuild it, reset conversations.",
         discussion: """
-            Offline commands read the data directory directly (safe while ledgerd runs: the log is
-            opened read-only, and LMDB readers never block the writer): replay, verify, rebuild,
-            backup, restore, export, import. Online commands talk to ledgerd over its socket:
+            Offline commands read the data directory directly (safe while ledgerd runs: the log is \
+            opened read-only, and LMDB readers never block the writer): replay, verify, rebuild, \
+            backup, restore, export, import. Online commands talk to ledgerd over its socket: \
             status, get, history, sessions, clear, boot, tail, rebuild --online.
 
-            Every command prints a human report by default and JSON (NDJSON for streams) with --json.
+            Every command prints a human report by default and JSON (NDJSON for streams) with --json. \
             Exit codes: 0 ok, 1 check failed or not found, 2 usage, 3 ledgerd unreachable.
             """,
         subcommands: [Replay.self, Verify.self, Rebuild.self, Status.self, Get.self, History.self, Sessions.self,

@@ -12,13 +12,15 @@ struct LedgerdCommand: AsyncParsableCommand {
         commandName: "ledgerd",
         abstract: "The session ledger: keeps AI-agent session IDs honest, over HTTP/JSON on a Unix socket.",
         discussion: """
-            With no options ledgerd keeps its data in ./ledger-data and listens on ./ledgerd.sock.
+            With no options ledgerd keeps its data in ./ledger-data and listens on ./ledgerd.sock. \
             Every option can also come from the environment variable named in its help.
 
             Examples:
               ledgerd
-              ledgerd --data-dir /var/lib/ledger --socket /run/ledger/ledgerd.sock --allow-uid 1000
-              LEDGERD_INVALIDATE_ON_START=1 ledgerd      # runtime and ledger restart together
+              ledgerd --data-dir /var/lib/ledger --socket /run/ledger/ledgerd.sock \\
+                  --allow-uid 1000
+              # when the agents' runtime and ledgerd restart together
+              LEDGERD_INVALIDATE_ON_START=1 ledgerd
               curl --unix-socket ./ledgerd.sock http://localhost/v1/status
             """
     )

@@ -28,8 +28,8 @@ struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Take a consistent copy of the log while ledgerd runs.",
         discussion: """
-            DEST is created (it must not exist) and receives a compacted copy of the log as of the
-            moment the copy began (mdb_env_copy2 in one read transaction: writers go on). Restore it
+            DEST is created (it must not exist) and receives a compacted copy of the log as of the \
+            moment the copy began (mdb_env_copy2 in one read transaction: writers go on). Restore it \
             with `ledgerctl restore DEST --data-dir NEW`.
 
             Example:
@@ -72,7 +72,7 @@ struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make a data directory from a backup, verified, with its projection rebuilt.",
         discussion: """
-            The data directory must not exist (or be empty). The copied log is verified in full
+            The data directory must not exist (or be empty). The copied log is verified in full \
             before the projection is built; a backup that fails verification leaves nothing behind.
 
             Example:
@@ -122,12 +122,13 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the log as NDJSON, each event with its stored record (base64).",
         discussion: """
-            Each line is an event as `replay --json` prints it, plus "record": the exact stored bytes,
+            Each line is an event as `replay --json` prints it, plus "record": the exact stored bytes, \
             checksum and chain link included, so `import` can verify them.
 
             Examples:
               ledgerctl export > ledger.ndjson
-              ledgerctl export --from 5001 > tail.ndjson     # continues a replica at seq 5000
+              # continues a replica whose head is seq 5000
+              ledgerctl export --from 5001 > tail.ndjson
             """)
 
     @OptionGroup var data: DataDirectoryOptions
@@ -158,9 +159,9 @@ struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Append an export to a data directory, verified record by record.",
         discussion: """
-            Into a new (or empty) data directory the file must start at seq 1; into an existing one,
-            right after its head. Every record must pass its checksum, chain from the one before,
-            keep time in order, and fold through the state machine (I1-I3); its JSON fields must
+            Into a new (or empty) data directory the file must start at seq 1; into an existing one, \
+            right after its head. Every record must pass its checksum, chain from the one before, \
+            keep time in order, and fold through the state machine (I1-I3); its JSON fields must \
             match its record. Any failure refuses the whole file: exit status 1, nothing written.
 
             Example:

@@ -153,13 +153,13 @@ struct Clear: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reset a conversation: end its current session (the manual reset, audited).",
         discussion: """
-            With --session, only that session is cleared (compare-and-clear): if the conversation
-            has moved on, nothing happens and the exit status is 1. Without it, whatever is current
-            is cleared. Either way the version rises, so a turn still running cannot write back a
+            With --session, only that session is cleared (compare-and-clear): if the conversation \
+            has moved on, nothing happens and the exit status is 1. Without it, whatever is current \
+            is cleared. Either way the version rises, so a turn still running cannot write back a \
             stale session afterwards, and the reset shows up in `ledgerctl replay`.
 
             Examples:
-              ledgerctl clear cli:cli:local --session S1 --reason "stuck resuming a dead transcript"
+              ledgerctl clear cli:cli:local --session S1 --reason "dead transcript"
               ledgerctl clear slack:C1:t9 --reason "user asked for a fresh start"
             """)
 
@@ -205,13 +205,14 @@ struct Boot: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Announce an owner's boot: new epoch, stale sessions invalidated.",
         discussion: """
-            --invalidate all ends every live session of the owner's earlier epochs; mismatched ends
-            only those whose recorded environment differs from the one given here (a session whose
+            --invalidate all ends every live session of the owner's earlier epochs; mismatched ends \
+            only those whose recorded environment differs from the one given here (a session whose \
             transcript volume survived keeps its continuity).
 
             Examples:
               ledgerctl boot phantom
-              ledgerctl boot archon-1 --invalidate mismatched --volume vol-7 --cwd /app --provider anthropic
+              ledgerctl boot archon-1 --invalidate mismatched \\
+                  --volume vol-7 --cwd /app --provider anthropic
             """)
 
     @Argument(help: "The owner (one runtime instance).") var owner: String

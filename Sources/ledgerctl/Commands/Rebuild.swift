@@ -9,14 +9,14 @@ struct Rebuild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rebuild the SQLite projection from the log and swap it in.",
         discussion: """
-            Offline (the default) works on the data directory and refuses while
-            ledgerd runs on it; --online asks the running ledgerd to rebuild and swap
-            without stopping. Readers that have the old file open keep it until they
+            Offline (the default) works on the data directory and refuses while \
+            ledgerd runs on it; --online asks the running ledgerd to rebuild and swap \
+            without stopping. Readers that have the old file open keep it until they \
             reopen.
 
-            The index builds sort through temporary files in SQLite's temporary
-            directory (the first writable of $SQLITE_TMPDIR, $TMPDIR, /var/tmp,
-            /usr/tmp, /tmp), about 24 MB per million events. Without one that has
+            The index builds sort through temporary files in SQLite's temporary \
+            directory (the first writable of $SQLITE_TMPDIR, $TMPDIR, /var/tmp, \
+            /usr/tmp, /tmp), about 24 MB per million events. Without one that has \
             room they sort in memory, more slowly; the output says so.
 
             Examples:

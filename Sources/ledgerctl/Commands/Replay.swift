@@ -7,15 +7,18 @@ struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the audit trail, straight from the log.",
         discussion: """
-            For each event: seq, time, key, version, transition, session IDs, reason and actor (the
-            uid/gid/pid of the process that wrote it). Filters combine. With --verify, checksums, the
-            hash chain and the invariants are checked from the first event while streaming; the first
+            For each event: seq, time, key, version, transition, session IDs, reason and actor (the \
+            uid/gid/pid of the process that wrote it). Filters combine. With --verify, checksums, the \
+            hash chain and the invariants are checked from the first event while streaming; the first \
             problem stops the replay with exit status 1.
 
             Examples:
-              ledgerctl replay --key slack:C123:thread9        # what happened to this conversation, and who did it
-              ledgerctl replay --session S1 --json | jq .      # every event naming session S1
-              ledgerctl replay --owner phantom --since 2h      # an owner's boots and sessions, last two hours
+              # what happened to this conversation, and who did it
+              ledgerctl replay --key slack:C123:thread9
+              # every event naming session S1
+              ledgerctl replay --session S1 --json | jq .
+              # an owner's boots and sessions, last two hours
+              ledgerctl replay --owner phantom --since 2h
               ledgerctl replay --from 1000 --to 2000 --verify
             """
     )

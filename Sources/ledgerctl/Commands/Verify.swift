@@ -8,9 +8,9 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the whole log and the projection against it.",
         discussion: """
-            Checks every record's checksum, the hash chain over the stored bytes, gapless seqs and
-            versions, non-decreasing time, and I1-I3 by folding the whole log with the ledger's state
-            machine; then the head state stored beside the log, and the SQLite projection row by row,
+            Checks every record's checksum, the hash chain over the stored bytes, gapless seqs and \
+            versions, non-decreasing time, and I1-I3 by folding the whole log with the ledger's state \
+            machine; then the head state stored beside the log, and the SQLite projection row by row, \
             against that fold. Safe while ledgerd runs. Exit status 1 names the first bad seq or row.
 
             Examples:
