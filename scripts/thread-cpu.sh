@@ -8,7 +8,8 @@
 #
 # Starts $BIN/ledgerd (BIN: .build/release) on DATA_DIR with the given environment variables,
 # waits for its background projection check, and runs `ledger-bench transitions --existing-keys
-# --clients 64 --keys KEYS --duration $DURATION` (12 s) against it. Every second it samples
+# --clients 64 --keys KEYS --duration $DURATION $BENCH_ARGS` (12 s; BENCH_ARGS, e.g.
+# `--first-key 100000`, empty unless set) against it. Every second it samples
 # ledgerd's appended-events counter and backpressure time (/metrics, with curl), its RssAnon,
 # and each thread's utime + stime (/proc). The window runs from 4 s after the first appends
 # (past the 2 s warm-up) to the last second with appends. Then it waits $IDLE seconds (12),
@@ -17,7 +18,7 @@
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 data=$1; keys=$2; shift 2
@@ -50,7 +51,7 @@ sample() {
 ( while kill -0 "$pid" 2>/dev/null; do sample; sleep 1; done ) > "$work/samples" 2>/dev/null &
 sampler=$!
 
-"$bin/ledger-bench" transitions --socket "$socket" --clients 64 --keys "$keys" --existing-keys --duration "$duration" 2>&1 | tail -2
+"$bin/ledger-bench" transitions --socket "$socket" --clients 64 --keys "$keys" --existing-keys --duration "$duration" ${BENCH_ARGS:-} 2>&1 | tail -2
 sleep "$idle"
 idle_anon=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status")
 kill "$sampler" 2>/dev/null || true

@@ -18,9 +18,9 @@ enum ExistingKeys {
         var states: [TurnMix.KeyState]
     }
 
-    /// Reads the current state of keys `key-0` to `key-(count-1)` over the socket (`GET
-    /// /v1/sessions/{key}`, `readers` at a time) and splits them into `clients` slices.
-    static func read(socketPath: String, count: Int, clients: Int, readers: Int = 32) async throws -> [Slice] {
+    /// Reads the current state of keys `key-first` to `key-(first+count-1)` over the socket
+    /// (`GET /v1/sessions/{key}`, `readers` at a time) and splits them into `clients` slices.
+    static func read(socketPath: String, first: Int = 0, count: Int, clients: Int, readers: Int = 32) async throws -> [Slice] {
         let perClient = max(1, count / clients)
         let client = LedgerClient(socketPath: socketPath, maxIdleConnections: readers)
         defer { client.close() }
@@ -33,7 +33,7 @@ enum ExistingKeys {
                     var read: [(Int, TurnMix.KeyState)] = []
                     read.reserveCapacity(range.count)
                     for number in range {
-                        let current = try await client.session(TurnMix.keyName(prefix: prefix, number))
+                        let current = try await client.session(TurnMix.keyName(prefix: prefix, first + number))
                         read.append((number, TurnMix.KeyState(version: current.version, session: current.sessionId)))
                     }
                     return read
@@ -44,7 +44,7 @@ enum ExistingKeys {
             }
         }
         return (0..<clients).map { index in
-            Slice(firstNumber: index * perClient, states: Array(states[(index * perClient)..<((index + 1) * perClient)]))
+            Slice(firstNumber: first + index * perClient, states: Array(states[(index * perClient)..<((index + 1) * perClient)]))
         }
     }
 }

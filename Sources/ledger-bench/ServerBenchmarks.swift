@@ -50,11 +50,16 @@ struct TransitionsBenchmark: AsyncParsableCommand {
     @Flag(help: "Also run the naive SQLite row store in-process (1 client) and print the ratio.") var naive = false
     @Flag(help: "Write to the keys a populated --data-dir holds (key-0 ... key-(K-1)), from their current states, instead of to keys of this run's own.")
     var existingKeys = false
+    @Option(help: ArgumentHelp("With --existing-keys: the number of the first key written to (key-N onwards).",
+                               discussion: "Where the written keys sit among the held ones: key-0 ... key-9999 of a million are spread over the whole key order, key-100000 ... key-109999 sort next to each other."))
+    var firstKey = 0
 
     func validate() throws {
         if existingKeys && server.dataDir == nil && server.socket == nil {
             throw ValidationError("--existing-keys needs the populated ledger: give --data-dir (or --socket)")
         }
+        if firstKey != 0 && !existingKeys { throw ValidationError("--first-key applies to --existing-keys only") }
+        if firstKey < 0 { throw ValidationError("--first-key must be 0 or more") }
     }
 
     func run() async throws {
@@ -65,8 +70,8 @@ struct TransitionsBenchmark: AsyncParsableCommand {
         print(Row.header)
         var single: LoadResult?
         for count in counts {
-            let row = try await Self.measure(daemon: daemon, clients: count, keys: keys, existingKeys: existingKeys, options: server,
-                                             label: existingKeys ? "writes (\(keys) existing keys)" : "transitions (\(keys) keys)")
+            let row = try await Self.measure(daemon: daemon, clients: count, keys: keys, existingKeys: existingKeys, firstKey: firstKey,
+                                             options: server, label: existingKeys ? "writes (\(keys) existing keys)" : "transitions (\(keys) keys)")
             print(row.render(clients: count))
             if count == 1 { single = row.result }
             let conflicts = row.result.statuses.filter { $0.key != 200 }
@@ -85,11 +90,14 @@ struct TransitionsBenchmark: AsyncParsableCommand {
 
     /// One load row.
     ///
-    /// - Parameter existingKeys: write to the ledger's populated keys from their current states
-    ///   (read before the row starts, see ``ExistingKeys``) rather than to keys of the run's own.
-    static func measure(daemon: DaemonUnderTest, clients: Int, keys: Int, existingKeys: Bool = false, options: ServerOptions,
-                        label: String) async throws -> Row {
-        let existing = existingKeys ? try await ExistingKeys.read(socketPath: daemon.socketPath, count: keys, clients: clients) : nil
+    /// - Parameters:
+    ///   - existingKeys: write to the ledger's populated keys from their current states (read
+    ///     before the row starts, see ``ExistingKeys``) rather than to keys of the run's own.
+    ///   - firstKey: with `existingKeys`, the number of the first populated key written to.
+    static func measure(daemon: DaemonUnderTest, clients: Int, keys: Int, existingKeys: Bool = false, firstKey: Int = 0,
+                        options: ServerOptions, label: String) async throws -> Row {
+        let existing = existingKeys
+            ? try await ExistingKeys.read(socketPath: daemon.socketPath, first: firstKey, count: keys, clients: clients) : nil
         let bucketsBefore = try await daemon.batchBuckets()
         let serverCPU = daemon.cpuSeconds
         let driverCPU = Measurement.cpuSeconds()
