@@ -8,7 +8,27 @@ import Glibc
 /// `make demo`: the incidents a naive session row cannot survive, side by side with ledgerd.
 @main
 struct Demo {
+    /// Printed as it is (no argument parser here), so wrapped to fit 80 columns.
+    static let usage = """
+        USAGE: ledger-demo
+
+        Runs two incidents from the brief (an error result's session ID persisted
+        again, a stale resume after a container re-create) against a naive SQLite
+        session row and against a ledgerd it starts in /tmp, prints what each store
+        made of them and ledgerd's audit trail, and stops ledgerd. It takes no
+        options; `make demo` builds and runs it.
+        """
+
     static func main() async {
+        let arguments = CommandLine.arguments.dropFirst()
+        if arguments.contains(where: { $0 == "-h" || $0 == "--help" }) {
+            print(usage)
+            return
+        }
+        if let unknown = arguments.first {
+            FileHandle.standardError.write(Data("ledger-demo: unknown argument '\(unknown)' (it takes none)\n\n\(usage)\n".utf8))
+            exit(2)
+        }
         let directory = "/tmp/ledger-demo-\(getpid())"
         let binaries = ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
             .split(separator: "/").dropLast().reduce("") { $0 + "/" + $1 }

@@ -26,6 +26,21 @@ import Testing
         }
     }
 
+    /// `ledger-demo` has no argument parser: `--help` prints its usage instead of running the
+    /// demo (which starts a ledgerd), and an argument it does not know is refused.
+    @Test func theDemoAnswersHelpWithoutRunningAndRefusesUnknownArguments() async throws {
+        let help = try await Subprocess.runAwaiting(Binaries.path("ledger-demo"), ["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.hasPrefix("USAGE: ledger-demo"))
+        #expect(!help.stdout.contains("ledgerd is running"), "--help ran the demo")
+        #expect(help.stdout.split(separator: "\n").allSatisfy { $0.count <= 79 })
+
+        let unknown = try await Subprocess.runAwaiting(Binaries.path("ledger-demo"), ["--fast"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("unknown argument '--fast'"))
+        #expect(unknown.stdout.isEmpty)
+    }
+
     /// The help of `tool` and of each of its subcommands, by subcommand path.
     static func helpTexts(of tool: String, path: [String]) async throws -> [([String], String)] {
         let result = try await Subprocess.runAwaiting(Binaries.path(tool), path + ["--help"], environment: ["COLUMNS": "80"])
