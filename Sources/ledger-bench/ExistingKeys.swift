@@ -27,8 +27,9 @@ enum ExistingKeys {
         var states = [TurnMix.KeyState](repeating: TurnMix.KeyState(), count: perClient * clients)
         try await withThrowingTaskGroup(of: [(Int, TurnMix.KeyState)].self) { group in
             let stride = (states.count + readers - 1) / readers
-            for first in Swift.stride(from: 0, to: states.count, by: stride) {
-                let range = first..<min(states.count, first + stride)
+            // `start`, not `first`: a closure below names the parameter `first`.
+            for start in Swift.stride(from: 0, to: states.count, by: stride) {
+                let range = start..<min(states.count, start + stride)
                 group.addTask {
                     var read: [(Int, TurnMix.KeyState)] = []
                     read.reserveCapacity(range.count)
