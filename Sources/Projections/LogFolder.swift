@@ -67,9 +67,13 @@ struct LogFolder {
         if let load {
             var loadedNow = LedgerState()
             try load(event.needs, &loadedNow, &probed)
-            for (key, value) in loadedNow.conversations { state.conversations[key] = value; loaded.conversations[key] = value }
-            for (id, value) in loadedNow.sessions { state.sessions[id] = value; loaded.sessions[id] = value }
-            for (name, value) in loadedNow.owners { state.owners[name] = value; loaded.owners[name] = value }
+            // What the fold holds already may be newer than the store's copy, and wins (a
+            // conversation brings its current session's record, which may be held already).
+            for (key, value) in loadedNow.conversations where state.conversations[key] == nil {
+                state.conversations[key] = value; loaded.conversations[key] = value
+            }
+            for (id, value) in loadedNow.sessions where state.sessions[id] == nil { state.sessions[id] = value; loaded.sessions[id] = value }
+            for (name, value) in loadedNow.owners where state.owners[name] == nil { state.owners[name] = value; loaded.owners[name] = value }
         }
         do {
             try SessionMachine.apply(event, to: &state)

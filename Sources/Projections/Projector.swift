@@ -93,8 +93,8 @@ struct Projector {
         folder = LogFolder(checkpoint: try CheckpointRow.read(db)) { needs, state, probed in
             for key in needs.keys where probed.keys.insert(key).inserted {
                 if let conversation = try ConversationRows.find(key, with: findConversation) {
-                    state.conversations[key] = conversation
-                    if let id = conversation.sessionId { try loadSession(id, &state, &probed) }
+                    state.hold(loaded: conversation)
+                    if let id = conversation.sessionId { probed.sessions.insert(id) }
                 }
             }
             for id in needs.sessions { try loadSession(id, &state, &probed) }

@@ -121,7 +121,14 @@ import Testing
                 #expect(try f.ledger.conversation(key) == stored, "the point read (ledgerd's GET) agrees with a snapshot")
                 #expect(stored.version == oracle.versions[key, default: 0])
                 #expect(stored.sessionId == oracle.current[key])
-                if let id = stored.sessionId { #expect(!oracle.graveyard.contains(id), "I1: a dead session is current") }
+                if let id = stored.sessionId {
+                    #expect(!oracle.graveyard.contains(id), "I1: a dead session is current")
+                    // The writer and the projection take this record as implied instead of
+                    // reading it (LedgerState.hold(loaded:)): it must be exactly what is stored.
+                    var implied = LedgerState()
+                    implied.hold(loaded: stored)
+                    #expect(try f.ledger.read { try $0.session(id) } == implied.sessions[id], "a current session's stored record is the implied one")
+                }
             }
             // The live index (what boots and invalidate-on-start read) agrees too.
             #expect(try f.ledger.read { try $0.liveKeys(owner: nil) } == keys.filter { oracle.current[$0] != nil })

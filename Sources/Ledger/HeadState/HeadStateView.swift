@@ -110,7 +110,8 @@ struct HeadStateView {
     }
 
     /// Adds to `state` what a command is decided against, where `state` does not hold it yet:
-    /// everything `needs` names, plus the record of every loaded conversation's session.
+    /// everything `needs` names, plus the record of every loaded conversation's current session
+    /// (implied by the conversation, see ``LedgerState/hold(loaded:)``).
     ///
     /// Entities `state` already holds are taken as they are there: the writer's batch state
     /// holds what earlier commands of the batch read or changed, newer than the view.
@@ -133,17 +134,13 @@ struct HeadStateView {
         if let name = request.owner { try loadOwner(name, into: &state) }
     }
 
+    /// A conversation `state` does not hold yet, with its current session's record
+    /// (``LedgerState/hold(loaded:)``). One it holds came with that record, from here or from
+    /// the command that changed it.
     private func loadConversation(_ key: String, into state: inout LedgerState) throws {
-        let sessionId: String?
-        if let held = state.conversations[key] {
-            sessionId = held.sessionId
-        } else if let found = try conversation(key) {
-            state.conversations[key] = found
-            sessionId = found.sessionId
-        } else {
-            return
+        if state.conversations[key] == nil, let found = try conversation(key) {
+            state.hold(loaded: found)
         }
-        if let sessionId { try loadSession(sessionId, into: &state) }
     }
 
     private func loadSession(_ id: String, into state: inout LedgerState) throws {

@@ -32,6 +32,21 @@ public struct LedgerState: Sendable, Hashable {
         owners[name] ?? OwnerState(name: name)
     }
 
+    /// Holds a conversation loaded from a store, with the record of its current session.
+    ///
+    /// That record is implied, not looked up: ``SessionMachine/apply(_:to:)`` makes a session
+    /// current only while it is live and only on the conversation its record names, and ends
+    /// it only as the conversation leaves it, so a current session's record is always
+    /// `SessionRecord(key: conversation.key)` (live). Every transition on a conversation needs
+    /// that record, and at a million keys looking it up was a random B-tree read per event: a
+    /// sixth of the writer's time. A record the slice already holds is kept (it may be newer).
+    public mutating func hold(loaded conversation: ConversationState) {
+        conversations[conversation.key] = conversation
+        if let id = conversation.sessionId, sessions[id] == nil {
+            sessions[id] = SessionRecord(key: conversation.key)
+        }
+    }
+
     /// Live conversations of `owner` (nil: of every owner and of none), sorted by key.
     /// On a slice this sees only what was loaded: stores load all of them for boots.
     public func liveConversations(owner: String?) -> [ConversationState] {
