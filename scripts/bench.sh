@@ -46,6 +46,9 @@ section "a ledger with 1M keys (1.2M events)"
 settle
 $BENCH rebuild --data-dir "$WORK/keys-1m"
 $BENCH startup --data-dir "$WORK/keys-1m" --rebuild-online
+# As after a reboot: the page cache of the data directory dropped before each start, then 200
+# turns one at a time (each writes one event).
+$BENCH startup --data-dir "$WORK/keys-1m" --runs 3 --cold --turns 200 --reads 1000
 
 if [ "${SCALING:-0}" = 1 ]; then
     # Interleaved rounds (`ledger-bench curve`): every point of a curve runs once per round, so

@@ -170,26 +170,59 @@ struct ReadsBenchmark: AsyncParsableCommand {
 struct StartupBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "startup",
-        abstract: "Time from starting ledgerd on a data directory to its first answer; and its RSS.",
-        discussion: "Example:\n  ledger-bench populate --data-dir /tmp/l1m --events 1000000\n  ledger-bench startup --data-dir /tmp/l1m")
+        abstract: "Time from starting ledgerd on a data directory to its first answer; its first turns; and its RSS.",
+        discussion: """
+            With --turns, each start is followed by that many turns on random existing keys, one at a time \
+            (a GET of the current session, then a resume of it, or a new session where there is none: \
+            each writes one event to the data directory). With --cold, the data directory's files are \
+            dropped from the page cache before each start, as after a reboot (no root needed).
+
+            Example:
+              ledger-bench populate --data-dir /tmp/l1m --events 1000000
+              ledger-bench startup --data-dir /tmp/l1m
+              ledger-bench startup --data-dir /tmp/l1m --cold --turns 200
+            """)
 
     @Option(help: "A populated data directory (see `populate`).") var dataDir: String
     @Option(help: "Starts to time.") var runs: Int = 5
     @Option(help: "Random GETs to run before reading the RSS.") var reads: Int = 20_000
+    @Option(help: "Turns (a GET, then a write) to time one by one right after each start.") var turns: Int = 0
+    @Flag(help: "Drop the data directory's files from the page cache before each start.") var cold = false
     @Flag(help: "After the last start, ask ledgerd for an online rebuild of its projection and print its peak RSS and its RSS at rest afterwards (a repair takes the same path).")
     var rebuildOnline = false
 
+    func validate() throws {
+        guard runs > 0 else { throw ValidationError("--runs must be at least 1") }
+        guard turns >= 0, reads >= 0 else { throw ValidationError("--turns and --reads cannot be negative") }
+    }
+
     func run() async throws {
+        let keys = try Ledger.open(directory: dataDir + "/log", options: LedgerOptions(readOnly: true)).read { try $0.conversationCount() }
         var times: [Double] = []
+        var firstTurns: [Double] = []
         for run in 0..<runs {
+            if cold {
+                try PageCache.drop(dataDir)
+                let left = try PageCache.residency(of: dataDir)
+                print(String(format: "start %d: page cache dropped (%@ of %@ still cached)", run + 1,
+                             Measurement.megabytes(left.residentBytes), Measurement.megabytes(left.bytes)))
+            }
             let started = Measurement.monotonic()
             let daemon = try DaemonUnderTest(dataDirectory: dataDir, socket: "/tmp/lgb-start-\(getpid()).sock")
             let client = LedgerClient(socketPath: daemon.socketPath, maxIdleConnections: 1)
             _ = try await client.status()
             let ready = Measurement.monotonic() - started
             times.append(ready)
+            if turns > 0 {
+                let latencies = try await timeTurns(client, keys: keys, seed: UInt64(run) &+ 11, sessionPrefix: "startup-\(getpid())-\(run)")
+                firstTurns.append(latencies[0])
+                let sorted = latencies.sorted()
+                print(String(format: "start %d: ready in %.3f s; %d turns: first %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.2f ms, all %.2f s",
+                             run + 1, ready, turns, latencies[0] * 1e3, sorted[sorted.count / 2] * 1e3,
+                             sorted[min(sorted.count - 1, sorted.count * 99 / 100)] * 1e3, sorted[sorted.count - 1] * 1e3,
+                             latencies.reduce(0, +)))
+            }
             if run == runs - 1 {
-                let keys = try Ledger.open(directory: dataDir + "/log", options: LedgerOptions(readOnly: true)).read { try $0.conversationCount() }
                 var random = SplitMix64(seed: 7)
                 for _ in 0..<reads { _ = try await client.session("key-\(random.next() % UInt64(max(1, keys)))") }
                 print("ledgerd RSS after \(reads) reads on \(keys) keys: \(Measurement.megabytes(daemon.residentBytes)) (heap \(Measurement.megabytes(daemon.heapBytes)))")
@@ -202,7 +235,39 @@ struct StartupBenchmark: AsyncParsableCommand {
             daemon.stop()
         }
         times.sort()
-        print(String(format: "ready to serve: median %.3f s, best %.3f s, worst %.3f s (%d starts)", times[times.count / 2], times[0], times[times.count - 1], runs))
+        print(String(format: "ready to serve: median %.3f s, best %.3f s, worst %.3f s (%d starts%@)", times[times.count / 2], times[0], times[times.count - 1], runs,
+                     cold ? ", page cache dropped before each" : ""))
+        if !firstTurns.isEmpty {
+            firstTurns.sort()
+            print(String(format: "first turn after a start: median %.2f ms, worst %.2f ms", firstTurns[firstTurns.count / 2] * 1e3, firstTurns[firstTurns.count - 1] * 1e3))
+        }
+    }
+
+    /// Runs `turns` turns one after another, each on a random key of the populated ledger: the
+    /// GET an orchestrator makes before it runs an agent, then the write it makes after
+    /// (a resume of the current session, or a new one where the key has none).
+    ///
+    /// - Returns: each turn's wall time, in seconds, in the order run.
+    /// - Throws: ``BenchError`` when a write is rejected (no other writer runs, so none may be).
+    private func timeTurns(_ client: LedgerClient, keys: Int, seed: UInt64, sessionPrefix: String) async throws -> [Double] {
+        var random = SplitMix64(seed: seed)
+        var latencies: [Double] = []
+        latencies.reserveCapacity(turns)
+        for turn in 0..<turns {
+            let key = TurnMix.keyName(prefix: ExistingKeys.prefix, Int(random.next() % UInt64(max(1, keys))))
+            let started = Measurement.monotonic()
+            let current = try await client.session(key)
+            let request: TransitionRequest = if let session = current.sessionId {
+                .resumed(session, expectedVersion: current.version)
+            } else {
+                .created("\(sessionPrefix)-\(turn)", expectedVersion: current.version, owner: "bench", environment: RuntimeEnvironment(volume: "bench"))
+            }
+            if case .rejected(let code, let message, _) = try await client.transition(key, request) {
+                throw BenchError("turn \(turn) on \(key) rejected: \(code) \(message)")
+            }
+            latencies.append(Measurement.monotonic() - started)
+        }
+        return latencies
     }
 
     /// What an online rebuild (or a repair, the same builder) leaves behind in ledgerd: the
