@@ -1,3 +1,4 @@
+import CLMDB
 import Foundation
 import Synchronization
 import Testing
@@ -129,6 +130,29 @@ import Testing
         #expect(try snapshotState(f.ledger) == before)
         try expectIndexMatchesTheLog(f.ledger)
         try expectFoldEqualsHeadState(f.ledger)
+    }
+
+    /// The writer reads the head state at random, so its state environment is mapped without
+    /// the kernel's read-around; the log, read in order by replays and catch-ups, keeps it, and
+    /// so do read-only opens (ledgerctl's scans of the state).
+    @Test func theWritersStateEnvironmentIsMappedWithoutReadAround() throws {
+        let f = try LedgerFixture()
+        try populate(f, round: 0)
+        let logDirectory = f.directory.join("log")
+        do {
+            // The registry hands out the instances the ledger opened, with their flags.
+            let state = try LMDBEnvironment.open(directory: Ledger.stateDirectory(of: logDirectory))
+            let log = try LMDBEnvironment.open(directory: logDirectory)
+            #expect(state.flags & UInt32(MDB_NORDAHEAD) != 0)
+            #expect(log.flags & UInt32(MDB_NORDAHEAD) == 0)
+        }
+        try f.close()  // the last references: both environments close
+
+        let readOnly = try Ledger.open(directory: logDirectory, options: LedgerOptions(readOnly: true))
+        _ = try readOnly.read { try $0.conversationCount() }
+        let stateReadOnly = try LMDBEnvironment.open(directory: Ledger.stateDirectory(of: logDirectory), options: { var o = LMDBOptions(); o.readOnly = true; return o }())
+        #expect(stateReadOnly.flags & UInt32(MDB_RDONLY) != 0, "the read-only ledger's own handle, shared")
+        #expect(stateReadOnly.flags & UInt32(MDB_NORDAHEAD) == 0)
     }
 
     @Test func aStateEnvironmentOfAnotherLogIsNotTrusted() throws {

@@ -19,6 +19,12 @@ public struct LMDBOptions: Sendable {
     public var maxDatabases: UInt32 = 16
     /// File mode of `data.mdb` and `lock.mdb` when they are created.
     public var fileMode: mode_t = 0o600
+    /// Whether a page fault on the map may read the file around the faulting page (the kernel's
+    /// read-around, up to the device's `read_ahead_kb`). False sets `MDB_NORDAHEAD`
+    /// (`MADV_RANDOM` on the map): a fault reads its own page only. For environments read at
+    /// random, where the neighbours are seldom wanted and the read-around makes each cold fault
+    /// wait for megabytes.
+    public var readAhead: Bool = true
 
     public init() {}
 }
@@ -127,6 +133,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
             // Durable by default: no NOSYNC, no NOMETASYNC, no WRITEMAP.
             var flags = UInt32(MDB_NOTLS)
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
+            if !options.readAhead { flags |= UInt32(MDB_NORDAHEAD) }
             try check(mdb_env_open(env, directory, flags, options.fileMode), "mdb_env_open \(directory)")
             var dead: Int32 = 0
             try check(mdb_reader_check(env, &dead), "mdb_reader_check \(directory)")
@@ -136,6 +143,14 @@ public final class LMDBEnvironment: @unchecked Sendable {
             throw error
         }
         return LMDBEnvironment(handle: env, path: directory, registryKey: key, readOnly: options.readOnly, growthFactor: options.growthFactor)
+    }
+
+    /// The flags the environment was opened with (`mdb_env_get_flags`): `MDB_RDONLY`,
+    /// `MDB_NORDAHEAD`, ... as LMDB defines them.
+    public var flags: UInt32 {
+        var flags: UInt32 = 0
+        mdb_env_get_flags(handle, &flags)
+        return flags
     }
 
     /// The current size of the memory map in bytes.
