@@ -72,17 +72,12 @@ final class HeadStateStore: @unchecked Sendable {
     /// Opens (creating when missing) the state environment of a writable ledger and brings it up
     /// to the log's head: a state environment of another format, ahead of the log or beside a
     /// different log is emptied and rebuilt; the log's tail after its position is folded into
-    /// memory (written back at once when it is long).
+    /// memory (written back at once when it is long). `lmdb` is the log's options (a smaller
+    /// starting map; read-around off, as for every writable open: see `Ledger.open`).
     static func openWritable(directory: String, log: LMDBEnvironment, logLayout: LedgerLayout,
                              lmdb: LMDBOptions, policy: WriteBackPolicy) throws -> HeadStateStore {
         mkdir(directory, 0o700)
-        // The writer reads one conversation per command, anywhere in the key order. With the
-        // kernel's read-around, each cold page fault would wait for megabytes (read_ahead_kb is
-        // 8 MiB on our VM's disk): the first turns after a reboot took 6-8 ms instead of 1-2 ms
-        // on a million keys (docs/performance.md). Read-only opens (ledgerctl's scans) keep it.
-        var options = lmdb
-        options.readAhead = false
-        let environment = try LMDBEnvironment.open(directory: directory, options: options)
+        let environment = try LMDBEnvironment.open(directory: directory, options: lmdb)
         let layout = try StateLayout(environment: environment)
         let head = try log.read { txn in try logLayout.head(in: txn) }
         let trusted = try environment.read { txn in

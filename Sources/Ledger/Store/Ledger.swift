@@ -114,6 +114,15 @@ public final class Ledger: Sendable {
         lmdb.readOnly = options.readOnly
         lmdb.initialMapSize = options.initialMapSize
         lmdb.maxReaders = options.maxReaders
+        // A writable ledger is ledgerd's, whose reads are point reads: a conversation's state,
+        // its history's events (far apart in the log), the log's last pages at an append. With
+        // the kernel's read-around each cold page fault waited for megabytes (read_ahead_kb is
+        // 8 MiB on our VM's disk): after a reboot a first history read took 17-68 ms instead of
+        // 1-4, the first turn up to 8 ms instead of 1-2. Its scans did not miss it: a cold
+        // online rebuild of 6.1M events took as long without it (docs/performance.md).
+        // Read-only opens, ledgerctl's replays and verifies that read everything in order,
+        // keep it.
+        lmdb.readAhead = options.readOnly
         let environment = try LMDBEnvironment.open(directory: directory, options: lmdb)
         let layout: LedgerLayout
         do {
