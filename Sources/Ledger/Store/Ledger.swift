@@ -117,11 +117,11 @@ public final class Ledger: Sendable {
         // A writable ledger is ledgerd's, whose reads are point reads: a conversation's state,
         // its history's events (far apart in the log), the log's last pages at an append. With
         // the kernel's read-around each cold page fault waited for megabytes (read_ahead_kb is
-        // 8 MiB on our VM's disk): after a reboot a first history read took 17-68 ms instead of
-        // 1-4, the first turn up to 8 ms instead of 1-2. Its scans did not miss it: a cold
-        // online rebuild of 6.1M events took as long without it (docs/performance.md).
-        // Read-only opens, ledgerctl's replays and verifies that read everything in order,
-        // keep it.
+        // 8 MiB on our VM's disk): after a reboot a first history read took 14-55 ms instead of
+        // 0.7-2, the first turn up to 6.6 ms instead of 1.5. Its scans pay a little: a cold
+        // online rebuild of 6.1M events took 13 % longer (docs/performance.md), a rare case
+        // against every restart's point reads. Read-only opens, ledgerctl's replays and
+        // verifies that read everything in order, keep it.
         lmdb.readAhead = options.readOnly
         let environment = try LMDBEnvironment.open(directory: directory, options: lmdb)
         let layout: LedgerLayout
